@@ -1,0 +1,5 @@
+export * from './error-kind.js';
+export * from './host.js';
+export * from './agent-link.js';
+export * from './console-feed.js';
+export * from './signing.js';

@@ -1,0 +1,220 @@
+import { resolve } from 'node:path';
+import { agentVersion } from './agent-version.js';
+import { runAgent, type AgentOptions } from './agent.js';
+import { ExitCode } from './exit-code.js';
+import { isLogLevel, LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
+
+export const DEFAULT_ROOT = '/var/lib/skiff';
+
+export const USAGE = `Usage: skiff-agent --server URL [--join-token TOKEN] [options]
+
+Runs the Skiff host agent: enrols this host with a Skiff server once, then keeps
+an outgoing link to it.
+
+Options:
+  --server URL        the Skiff server, e.g. https://skiff.example.com
+  --join-token TOKEN  one-time join token; needed until the host is enrolled
+  --root DIR          where the agent keeps its state (default ${DEFAULT_ROOT})
+  --name NAME         the host's name at enrolment (default: its hostname)
+  --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
+  -h, --help          show this help
+  -v, --version       show the agent's version
+
+Environment (a flag wins over its variable):
+  SKIFF_SERVER, SKIFF_JOIN_TOKEN, SKIFF_ROOT, SKIFF_HOST_NAME, SKIFF_LOG_LEVEL
+  stand for --server, --join-token, --root, --name and --log-level.
+
+Exit status:
+  0  stopped by SIGINT or SIGTERM
+  1  enrolment refused or failed, or the state directory is unusable
+  2  bad arguments, or no join token for a host that is not enrolled yet
+  3  the server revoked this host: remove <root>/plane/identity.json and
+     enrol again with a new join token
+`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type CliCommand =
+  { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: AgentOptions; logLevel: LogLevel };
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+const VALUE_OPTIONS = {
+  server: 'SKIFF_SERVER',
+  'join-token': 'SKIFF_JOIN_TOKEN',
+  root: 'SKIFF_ROOT',
+  name: 'SKIFF_HOST_NAME',
+  'log-level': 'SKIFF_LOG_LEVEL',
+} as const;
+
+type ValueOption = keyof typeof VALUE_OPTIONS;
+
+const SWITCHES: ReadonlyMap<string, 'help' | 'version'> = new Map([
+  ['--help', 'help'],
+  ['-h', 'help'],
+  ['--version', 'version'],
+  ['-v', 'version'],
+]);
+
+/** Turns argv (without node and the script) plus the environment into a command. Throws UsageError. */
+export function parseArguments(argv: readonly string[], env: Environment): CliCommand {
+  // Asking for help wins over any mistake elsewhere on the line.
+  const switches = new Set(argv.map((argument) => SWITCHES.get(argument)));
+  if (switches.has('help')) return { kind: 'help' };
+  if (switches.has('version')) return { kind: 'version' };
+  const values = scanValues(argv);
+
+  const pick = (option: ValueOption): { value: string; source: string } | undefined => {
+    const fromFlag = values.get(option);
+    if (fromFlag !== undefined) return { value: fromFlag, source: `--${option}` };
+    const variable = VALUE_OPTIONS[option];
+    const fromEnv = env[variable]?.trim();
+    return fromEnv ? { value: fromEnv, source: variable } : undefined;
+  };
+
+  const server = pick('server');
+  if (server === undefined) {
+    throw new UsageError(
+      'standalone engine mode is not available yet: give the Skiff server with --server URL (or SKIFF_SERVER)',
+    );
+  }
+  const options: AgentOptions = {
+    server: parseServerUrl(server.value, server.source),
+    root: resolve(pick('root')?.value ?? DEFAULT_ROOT),
+  };
+  const joinToken = pick('join-token');
+  if (joinToken) options.joinToken = joinToken.value;
+  const name = pick('name');
+  if (name) options.name = parseHostName(name.value, name.source);
+  return { kind: 'run', options, logLevel: parseLogLevel(pick('log-level')) };
+}
+
+function scanValues(argv: readonly string[]): Map<ValueOption, string> {
+  const values = new Map<ValueOption, string>();
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index];
+    if (argument === undefined) break;
+    if (!argument.startsWith('-') || argument === '-' || argument === '--') {
+      throw new UsageError(`unexpected argument '${argument}': skiff-agent takes only options`);
+    }
+    const equals = argument.indexOf('=');
+    const flag = equals === -1 ? argument : argument.slice(0, equals);
+    const option = flag.startsWith('--') ? flag.slice(2) : '';
+    if (!isValueOption(option)) throw new UsageError(`unknown option ${flag}`);
+    if (values.has(option)) throw new UsageError(`option ${flag} is given more than once`);
+
+    let value: string | undefined;
+    if (equals !== -1) {
+      value = argument.slice(equals + 1);
+    } else {
+      const next = argv[index + 1];
+      // "--server --root /x" means the value was forgotten, not that the URL is "--root".
+      if (next !== undefined && !next.startsWith('-')) {
+        value = next;
+        index += 1;
+      }
+    }
+    value = value?.trim();
+    if (!value) throw new UsageError(`option ${flag} needs a value`);
+    values.set(option, value);
+  }
+  return values;
+}
+
+function isValueOption(name: string): name is ValueOption {
+  return Object.hasOwn(VALUE_OPTIONS, name);
+}
+
+/** The server's origin: http(s), no path, query or credentials (the agent appends its own paths). */
+export function parseServerUrl(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${source} is not a URL: '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${source} must start with http:// or https://, not ${url.protocol}//`);
+  }
+  if (url.username || url.password) throw new UsageError(`${source} must not contain credentials`);
+  if (url.pathname !== '/' || url.search || url.hash) {
+    throw new UsageError(`${source} must be the server's address without a path: ${url.origin}`);
+  }
+  return url.origin;
+}
+
+function parseHostName(value: string, source: string): string {
+  if (value.length > 255) throw new UsageError(`${source} is longer than 255 characters`);
+  if (/\p{Cc}/u.test(value)) throw new UsageError(`${source} contains control characters`);
+  return value;
+}
+
+function parseLogLevel(picked: { value: string; source: string } | undefined): LogLevel {
+  if (picked === undefined) return 'info';
+  if (!isLogLevel(picked.value)) {
+    throw new UsageError(`${picked.source} must be one of ${LOG_LEVELS.join(', ')}, not '${picked.value}'`);
+  }
+  return picked.value;
+}
+
+export interface CliOutput {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processOutput: CliOutput = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** The whole program; bin/skiff-agent.js exits with what this resolves to. */
+export async function runCli(
+  argv: readonly string[],
+  env: Environment = process.env,
+  output: CliOutput = processOutput,
+): Promise<ExitCode> {
+  let command: CliCommand;
+  try {
+    command = parseArguments(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    output.stderr(`skiff-agent: ${error.message}\nRun 'skiff-agent --help' for the options.\n`);
+    return ExitCode.Usage;
+  }
+  switch (command.kind) {
+    case 'help':
+      output.stdout(USAGE);
+      return ExitCode.Ok;
+    case 'version':
+      output.stdout(`skiff-agent ${agentVersion()}\n`);
+      return ExitCode.Ok;
+    case 'run':
+      return runUntilStopped(command.options, command.logLevel);
+  }
+}
+
+async function runUntilStopped(options: AgentOptions, logLevel: LogLevel): Promise<ExitCode> {
+  const logger = stderrLogger(logLevel);
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Removing the handlers gives a second signal its default effect: a stuck agent can still be killed.
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    logger.info(`received ${signal}, stopping`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  logger.info(`skiff-agent ${agentVersion()} starting, state in ${options.root}`);
+  try {
+    return await runAgent(options, { logger, signal: stop.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,63 @@
+// npm test [-- vitest options]: installs what the tests need, builds, runs every tier (unit, integration,
+// e2e) and ends with the line "N passed, N failed, N skipped".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, ensureDebianPackages, ensureDependencies, root, say } from './lib/workspace.mjs';
+
+const HELP = `Usage: npm test [-- <vitest options>]
+
+Runs every tier: unit (no root), integration (real PostgreSQL; the engine's need root) and e2e
+(server + agent + PostgreSQL + headless Chromium). One tier alone: npm test -- --project unit
+(or integration, e2e). Uses DATABASE_URL when set, else an embedded PostgreSQL.
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const resultsDir = join(root, 'test/.results');
+const resultsFile = join(resultsDir, 'vitest.json');
+let status = 1;
+try {
+  ensureDependencies();
+  ensureDebianPackages(['chromium', 'busybox-static']);
+  build();
+  mkdirSync(resultsDir, { recursive: true });
+  rmSync(resultsFile, { force: true });
+  say('running the tests');
+  const vitest = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${resultsFile}`,
+      ...args,
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  status = vitest.status ?? 1;
+} catch (error) {
+  process.stderr.write(`npm test could not run the tests: ${error.message}\n`);
+}
+
+const counts = readCounts();
+if (status !== 0 && counts.failed === 0) counts.failed = 1; // vitest itself failed (a crashed setup, a syntax error)
+process.stdout.write(
+  `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}\n`,
+);
+process.exit(status === 0 && counts.failed === 0 ? 0 : 1);
+
+function readCounts() {
+  if (!existsSync(resultsFile)) return { passed: 0, failed: 0, skipped: 0 };
+  const report = JSON.parse(readFileSync(resultsFile, 'utf8'));
+  return {
+    passed: report.numPassedTests ?? 0,
+    failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
+    skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
+  };
+}

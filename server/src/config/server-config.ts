@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface ServerConfig {
+  port: number;
+  /** Address to listen on; all interfaces unless SKIFF_LISTEN says otherwise. */
+  listen: string;
+  databaseUrl: string | undefined;
+  /** Where an embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
+  dataDir: string;
+  /** The built console (index.html and assets). */
+  webDir: string;
+  adminPassword: string | undefined;
+  sessionTtlMs: number;
+  /** Mark cookies Secure (behind HTTPS). */
+  secureCookies: boolean;
+}
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  return {
+    port: parsePort(env.PORT ?? '8080'),
+    listen: env.SKIFF_LISTEN ?? '0.0.0.0',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.SKIFF_DATA ?? `${repoRoot}.skiff`,
+    webDir: env.SKIFF_WEB_DIR ?? `${repoRoot}web/dist/browser`,
+    adminPassword: env.SKIFF_ADMIN_PASSWORD || undefined,
+    sessionTtlMs: parseHours(env.SKIFF_SESSION_HOURS ?? '12') * 3_600_000,
+    secureCookies: env.SKIFF_SECURE_COOKIES === 'true',
+  };
+}
+
+export function webDirExists(config: ServerConfig): boolean {
+  return existsSync(`${config.webDir}/index.html`);
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a TCP port number (0-65535), not "${value}"`);
+  }
+  return port;
+}
+
+function parseHours(value: string): number {
+  const hours = Number(value);
+  if (!Number.isFinite(hours) || hours <= 0) {
+    throw new Error(`SKIFF_SESSION_HOURS must be a positive number of hours, not "${value}"`);
+  }
+  return hours;
+}

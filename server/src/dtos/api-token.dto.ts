@@ -1,0 +1,49 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsDate, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+export class CreateApiTokenDto {
+  @ApiProperty({ example: 'ci deploys', description: 'What the token is for, 1-100 characters.' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  @Matches(/^[^\p{Cc}]+$/u, { message: 'name must not contain control characters' })
+  name!: string;
+
+  @ApiProperty({
+    required: false,
+    format: 'date-time',
+    description: 'When the token stops working; never when omitted.',
+  })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'expiresAt must be an ISO 8601 date-time' })
+  expiresAt?: Date;
+}
+
+export class ApiTokenDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty()
+  name!: string;
+
+  @ApiProperty({ description: 'The first characters of the token, to recognise it.' })
+  prefix!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  expiresAt!: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  lastUsedAt!: string | null;
+}
+
+export class CreatedApiTokenDto extends ApiTokenDto {
+  @ApiProperty({
+    description: 'The token itself. It is shown only this once; use it as "Authorization: Bearer <token>".',
+  })
+  token!: string;
+}

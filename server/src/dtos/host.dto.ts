@@ -1,0 +1,54 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsBase64, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+export class HostInventoryDto {
+  @ApiProperty() hostname!: string;
+  @ApiProperty() os!: string;
+  @ApiProperty() kernel!: string;
+  @ApiProperty() architecture!: string;
+  @ApiProperty() cpus!: number;
+  @ApiProperty() memoryBytes!: number;
+  @ApiProperty({ enum: ['v1', 'v2'] }) cgroupVersion!: 'v1' | 'v2';
+  @ApiProperty() agentVersion!: string;
+}
+
+export class HostDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ['online', 'offline'] }) status!: 'online' | 'offline';
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastSeenAt!: string | null;
+  @ApiProperty({ type: HostInventoryDto, nullable: true }) inventory!: HostInventoryDto | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
+export class EnrolDto {
+  @ApiProperty()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  joinToken!: string;
+
+  @ApiProperty({ description: 'Ed25519 public key, SPKI DER, base64' })
+  @IsString()
+  @MaxLength(256)
+  @IsBase64()
+  publicKey!: string;
+
+  @ApiProperty({ example: 'web-01' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    message: 'name must be 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+  })
+  name!: string;
+
+  @ApiProperty({ description: 'Ed25519 signature, base64, over the enrolment payload' })
+  @IsString()
+  @MaxLength(128)
+  @IsBase64()
+  signature!: string;
+}
+
+export class EnrolledDto {
+  @ApiProperty({ format: 'uuid' }) hostId!: string;
+  @ApiProperty() name!: string;
+}

@@ -1,0 +1,73 @@
+import { CONSOLE_NAMESPACE, type HostSummary } from '@skiff/protocol';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AgentKey, openLink, respond } from '../../../test/support/fake-agent-key.js';
+import { call, type Session, signIn, startTestServer, type TestServer } from '../../../test/support/test-server.js';
+
+describe('the console feed', () => {
+  let server: TestServer;
+  let session: Session;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer(inject('databaseAdminUrl'));
+    session = await signIn(server.baseUrl);
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.disconnect();
+  });
+  afterAll(() => server?.close());
+
+  const connect = (cookie?: string) => {
+    const socket = io(`${server.baseUrl}${CONSOLE_NAMESPACE}`, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      extraHeaders: cookie ? { cookie } : {},
+    });
+    sockets.push(socket);
+    return socket;
+  };
+  const next = <T>(socket: Socket, event: string) => new Promise<T>((resolve) => socket.once(event, resolve));
+
+  it('refuses a browser without a session', async () => {
+    const error = await next<Error>(connect(), 'connect_error');
+    expect(error.message).toBe('unauthenticated');
+  });
+
+  it('refuses a session cookie that is not a session', async () => {
+    const error = await next<Error>(connect('skiff_session=sks_forged'), 'connect_error');
+    expect(error.message).toBe('unauthenticated');
+  });
+
+  it('sends the hosts on connection, then each host as it enrols, comes online and is revoked', async () => {
+    const socket = connect(session.cookie);
+    expect(await next<HostSummary[]>(socket, 'hosts.snapshot')).toEqual([]);
+
+    const token = (await call(server.baseUrl, session, 'POST', '/api/join-tokens', {})).body.token as string;
+    const key = new AgentKey();
+    const enrolledUpdate = next<HostSummary>(socket, 'host.updated');
+    const enrolled = await call(server.baseUrl, null, 'POST', '/api/agents/enrol', key.enrolBody(token, 'db-01'));
+    const hostId = enrolled.body.hostId as string;
+    expect(await enrolledUpdate).toMatchObject({ id: hostId, name: 'db-01', status: 'offline' });
+
+    const onlineUpdate = next<HostSummary>(socket, 'host.updated');
+    const link = await openLink(server.baseUrl);
+    expect((await respond(link, hostId, key.answer(link.nonce, hostId))).ok).toBe(true);
+    expect(await onlineUpdate).toMatchObject({ id: hostId, status: 'online', inventory: { hostname: 'web-01' } });
+
+    const removed = next<{ id: string }>(socket, 'host.removed');
+    await call(server.baseUrl, session, 'DELETE', `/api/hosts/${hostId}`);
+    expect(await removed).toEqual({ id: hostId });
+    link.socket.disconnect();
+  });
+
+  it('closes the feed when its session signs out', async () => {
+    const own = await signIn(server.baseUrl);
+    const socket = connect(own.cookie);
+    await next(socket, 'hosts.snapshot');
+    const closed = next<string>(socket, 'disconnect');
+    expect((await call(server.baseUrl, own, 'POST', '/api/auth/logout')).status).toBe(204);
+    expect(await closed).toBe('io server disconnect');
+  });
+});

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, LessThan, MoreThan, type Repository } from 'typeorm';
+import { SessionEntity } from '../entities/session.entity.js';
+
+export type NewSession = Pick<
+  SessionEntity,
+  'userId' | 'tokenHash' | 'csrfToken' | 'address' | 'userAgent' | 'expiresAt'
+>;
+
+@Injectable()
+export class SessionRepository {
+  private readonly sessions: Repository<SessionEntity>;
+
+  constructor(dataSource: DataSource) {
+    this.sessions = dataSource.getRepository(SessionEntity);
+  }
+
+  create(session: NewSession): Promise<SessionEntity> {
+    return this.sessions.save(this.sessions.create({ ...session, lastUsedAt: new Date() }));
+  }
+
+  findUnexpiredByHash(tokenHash: string, now: Date): Promise<SessionEntity | null> {
+    return this.sessions.findOneBy({ tokenHash, expiresAt: MoreThan(now) });
+  }
+
+  async touch(id: string, at: Date): Promise<void> {
+    await this.sessions.update({ id }, { lastUsedAt: at });
+  }
+
+  async deleteByHash(tokenHash: string): Promise<void> {
+    await this.sessions.delete({ tokenHash });
+  }
+
+  async deleteExpired(now: Date): Promise<void> {
+    await this.sessions.delete({ expiresAt: LessThan(now) });
+  }
+}

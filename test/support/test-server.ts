@@ -1,0 +1,84 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../server/src/app.js';
+import { loadServerConfig } from '../../server/src/config/server-config.js';
+import { runMigrations } from '../../server/src/database/migrate.js';
+import { BootstrapService } from '../../server/src/services/bootstrap.service.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export interface TestServer {
+  app: NestExpressApplication;
+  baseUrl: string;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** The real server, in this process, on a fresh database and a free port. */
+export async function startTestServer(adminUrl: string): Promise<TestServer> {
+  const database = await createTestDatabase(adminUrl);
+  await runMigrations(database.url);
+  const config = {
+    ...loadServerConfig({}),
+    databaseUrl: database.url,
+    adminPassword: ADMIN_PASSWORD,
+    webDir: '/nonexistent',
+  };
+  const app = await createApp(config, database.url, false);
+  await app.get(BootstrapService).ensureAdmin(ADMIN_PASSWORD);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${port}`,
+    database,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface Session {
+  cookie: string;
+  csrfToken: string;
+}
+
+/** Signs in as admin like a browser does; returns the cookie and CSRF token. */
+export async function signIn(baseUrl: string, password = ADMIN_PASSWORD): Promise<Session> {
+  const response = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
+  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
+  const cookie = response.headers
+    .getSetCookie()
+    .map((line) => line.split(';')[0])
+    .join('; ');
+  const { csrfToken } = (await response.json()) as { csrfToken: string };
+  return { cookie, csrfToken };
+}
+
+/** A JSON request as a signed-in browser would send it. */
+export async function call(
+  baseUrl: string,
+  session: Session | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(session ? { cookie: session.cookie, 'x-csrf-token': session.csrfToken } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}

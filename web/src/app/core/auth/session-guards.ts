@@ -1,0 +1,24 @@
+import { inject } from '@angular/core';
+import { Router, type CanActivateFn } from '@angular/router';
+
+import { errorMessage } from '../errors/error-message';
+import { Session } from './session';
+
+/** Lets signed-in users through; sends everyone else to /login, remembering where they wanted to go. */
+export const requireSession: CanActivateFn = async (_route, state) => {
+  const session = inject(Session);
+  const router = inject(Router);
+  try {
+    if (await session.restore()) {
+      return true;
+    }
+  } catch (error) {
+    session.leaveNotice(errorMessage(error));
+  }
+  return router.createUrlTree(['/login'], { queryParams: { returnUrl: state.url } });
+};
+
+/** The sign-in page is pointless while signed in (as far as this tab knows): go to the hosts instead. */
+export const redirectSignedIn: CanActivateFn = () => {
+  return inject(Session).signedIn() ? inject(Router).createUrlTree(['/hosts']) : true;
+};
