@@ -14,7 +14,14 @@ const HOME = '/hosts';
 
 @Component({
   selector: 'skiff-login',
-  imports: [ReactiveFormsModule, MatButtonModule, MatCardModule, MatFormFieldModule, MatInputModule, MatProgressBarModule],
+  imports: [
+    ReactiveFormsModule,
+    MatButtonModule,
+    MatCardModule,
+    MatFormFieldModule,
+    MatInputModule,
+    MatProgressBarModule,
+  ],
   templateUrl: './login.html',
   styleUrl: './login.scss',
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -61,8 +68,6 @@ export class Login {
   /** Only paths inside the console: an absolute or protocol-relative URL here would be an open redirect. */
   private returnUrl(): string {
     const wanted = this.route.snapshot.queryParamMap.get('returnUrl');
-    return wanted && wanted.startsWith('/') && !wanted.startsWith('//') && !wanted.startsWith('/login')
-      ? wanted
-      : HOME;
+    return wanted && wanted.startsWith('/') && !wanted.startsWith('//') && !wanted.startsWith('/login') ? wanted : HOME;
   }
 }
