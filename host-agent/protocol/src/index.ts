@@ -3,3 +3,4 @@ export * from './host.js';
 export * from './agent-link.js';
 export * from './console-feed.js';
 export * from './signing.js';
+export * from './engine-routes.js';
