@@ -27,6 +27,7 @@ const lockFile = join(dataDir, 'skiff.pid');
 const agentRoot = join(dataDir, 'agent');
 const identityFile = join(agentRoot, 'plane', 'identity.json');
 const isRoot = process.getuid?.() === 0;
+const engineSocket = process.env.SKIFF_ENGINE_SOCKET ?? '/run/skiff/docker.sock';
 const children = new Map();
 let database;
 let stopping = false;
@@ -77,6 +78,7 @@ try {
       `  Console:   ${url}`,
       `  Sign in:   ${login}`,
       `  API docs:  ${url}/api/docs`,
+      ...(isRoot ? [`  Docker:    DOCKER_HOST=unix://${engineSocket} docker ps`] : []),
       isRoot
         ? `  Local host: ${connected ? 'online' : 'not connected yet (see the [agent] lines above)'}`
         : '  Local host: none (needs root)',

@@ -23,7 +23,8 @@ const resultsFile = join(resultsDir, 'vitest.json');
 let status = 1;
 try {
   ensureDependencies();
-  ensureDebianPackages(['chromium', 'busybox-static']);
+  // The engine's tests drive the real docker CLI; Debian's docker.io brings it where it is missing.
+  ensureDebianPackages(['chromium', 'busybox-static', ...(hasCommand('docker') ? [] : ['docker.io'])]);
   build();
   mkdirSync(resultsDir, { recursive: true });
   rmSync(resultsFile, { force: true });
@@ -51,6 +52,10 @@ process.stdout.write(
   `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}\n`,
 );
 process.exit(status === 0 && counts.failed === 0 ? 0 : 1);
+
+function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
 
 function readCounts() {
   if (!existsSync(resultsFile)) return { passed: 0, failed: 0, skipped: 0 };

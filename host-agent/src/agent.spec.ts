@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningEngine } from './engine/engine.js';
 import { runAgent, type AgentOptions } from './agent.js';
 import { ExitCode } from './exit-code.js';
 import { createLogger } from './logger.js';
@@ -123,12 +124,14 @@ describe('runAgent', () => {
   function start(options: Partial<AgentOptions>): { exit: Promise<ExitCode>; stop: () => void } {
     const controller = new AbortController();
     const exit = runAgent(
-      { server: serverUrl, root, ...options },
+      { server: serverUrl, root, socket: join(root, 'docker.sock'), ...options },
       {
         logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
         signal: controller.signal,
         enrolment: { backoff: new Backoff({ initialDelayMs: 10, maxDelayMs: 50, randomization: 0 }) },
         link: { heartbeatIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 100, randomization: 0 } },
+        // The link is under test here; the engine has tests of its own.
+        startEngine: () => Promise.resolve({ close: () => Promise.resolve() } as unknown as RunningEngine),
       },
     );
     return { exit, stop: () => controller.abort() };

@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { errorMessage } from './error-message.js';
+import { agentVersion } from './agent-version.js';
+import { type EngineOptions, type RunningEngine, startEngine } from './engine/engine.js';
 import { ExitCode } from './exit-code.js';
 import type { Logger } from './logger.js';
 import { EnrolmentFailedError, EnrolmentRefusedError, enrol, type EnrolOptions } from './plane/enrolment.js';
@@ -10,8 +12,10 @@ import { PlaneLink, type PlaneLinkOptions } from './plane/plane-link.js';
 
 /** What the command line decided; see cli.ts for where each value comes from. */
 export interface AgentOptions {
-  /** The server's origin, e.g. "https://skiff.example.com", without a trailing slash. */
-  server: string;
+  /** The server's origin, e.g. "https://skiff.example.com", without a trailing slash; absent: a standalone engine. */
+  server?: string;
+  /** The Engine API socket. */
+  socket: string;
   joinToken?: string;
   root: string;
   name?: string;
@@ -25,6 +29,8 @@ export interface AgentEnvironment {
   /** Overrides for tests: timings of the enrolment retries and of the link. */
   enrolment?: Partial<Pick<EnrolOptions, 'fetch' | 'giveUpAfterMs' | 'backoff' | 'sleep'>>;
   link?: Partial<Pick<PlaneLinkOptions, 'heartbeatIntervalMs' | 'reconnect' | 'authTimeoutMs'>>;
+  /** Replaces the engine in tests of the link alone. */
+  startEngine?: (options: EngineOptions) => Promise<RunningEngine>;
 }
 
 type EnrolledIdentity = PlaneIdentity & { hostId: string };
@@ -33,8 +39,44 @@ function isEnrolled(identity: PlaneIdentity): identity is EnrolledIdentity {
   return identity.hostId !== undefined;
 }
 
-/** Enrols the host if it has no host id yet, then keeps the link up. Resolves with the exit status. */
+/**
+ * Runs the engine (as root) and, with a server, the link to it. Resolves with the exit status
+ * when stopped, revoked, or unable to start.
+ */
 export async function runAgent(options: AgentOptions, environment: AgentEnvironment): Promise<ExitCode> {
+  const { logger, signal } = environment;
+  let engine: RunningEngine | undefined;
+  if (process.getuid?.() === 0) {
+    try {
+      engine = await (environment.startEngine ?? startEngine)({
+        root: options.root,
+        socketPath: options.socket,
+        version: agentVersion(),
+        logger,
+      });
+    } catch (error) {
+      logger.error(`the engine could not start: ${errorMessage(error)}`);
+      return ExitCode.Failure;
+    }
+  } else if (options.server === undefined) {
+    logger.error('the container engine needs root: run skiff-agent as root');
+    return ExitCode.Failure;
+  } else {
+    logger.warn('not running as root: no container engine on this host, only the link to the server');
+  }
+  try {
+    if (options.server === undefined) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return ExitCode.Ok;
+    }
+    return await runLink({ ...options, server: options.server }, environment);
+  } finally {
+    await engine?.close();
+  }
+}
+
+/** Enrols the host if it has no host id yet, then keeps the link up. */
+async function runLink(options: AgentOptions & { server: string }, environment: AgentEnvironment): Promise<ExitCode> {
   const { logger, signal } = environment;
   const store = new IdentityStore(options.root, { logger });
 
@@ -83,7 +125,7 @@ export async function runAgent(options: AgentOptions, environment: AgentEnvironm
 
 /** Returns the enrolled identity, or the exit status when enrolment did not happen. */
 async function enrolHost(
-  options: AgentOptions,
+  options: AgentOptions & { server: string },
   environment: AgentEnvironment,
   store: IdentityStore,
   identity: PlaneIdentity,
@@ -132,7 +174,11 @@ async function enrolHost(
   }
 }
 
-function explainIgnoredOptions(options: AgentOptions, identity: EnrolledIdentity, logger: Logger): void {
+function explainIgnoredOptions(
+  options: AgentOptions & { server: string },
+  identity: EnrolledIdentity,
+  logger: Logger,
+): void {
   const who = `${identity.hostName ?? 'unnamed'} (${identity.hostId})`;
   if (options.joinToken !== undefined) {
     logger.info(`this host is already enrolled as ${who}; the join token is not used`);

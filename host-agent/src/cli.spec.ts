@@ -1,3 +1,4 @@
+import { DEFAULT_ENGINE_SOCKET } from './engine-api/engine-server.js';
 import { describe, expect, it } from 'vitest';
 import { agentVersion } from './agent-version.js';
 import { DEFAULT_ROOT, UsageError, parseArguments, runCli, type CliCommand } from './cli.js';
@@ -26,7 +27,13 @@ describe('parseArguments', () => {
 
     expect(command).toEqual({
       kind: 'run',
-      options: { server: 'https://skiff.test', joinToken: 'skj_abc', root: '/srv/skiff', name: 'web-1' },
+      options: {
+        server: 'https://skiff.test',
+        joinToken: 'skj_abc',
+        root: '/srv/skiff',
+        socket: DEFAULT_ENGINE_SOCKET,
+        name: 'web-1',
+      },
       logLevel: 'debug',
     });
   });
@@ -34,7 +41,11 @@ describe('parseArguments', () => {
   it(`keeps state in ${DEFAULT_ROOT} unless told otherwise and logs at info`, () => {
     const command = run(parseArguments(['--server', 'http://10.0.0.1:8080'], {}));
 
-    expect(command.options).toEqual({ server: 'http://10.0.0.1:8080', root: DEFAULT_ROOT });
+    expect(command.options).toEqual({
+      server: 'http://10.0.0.1:8080',
+      root: DEFAULT_ROOT,
+      socket: DEFAULT_ENGINE_SOCKET,
+    });
     expect(command.logLevel).toBe('info');
   });
 
@@ -44,6 +55,7 @@ describe('parseArguments', () => {
         SKIFF_SERVER: 'https://skiff.test',
         SKIFF_JOIN_TOKEN: 'skj_env\n',
         SKIFF_ROOT: '/srv/skiff',
+        SKIFF_ENGINE_SOCKET: '/tmp/engine.sock',
         SKIFF_HOST_NAME: 'db-1',
         SKIFF_LOG_LEVEL: 'warn',
       }),
@@ -53,6 +65,7 @@ describe('parseArguments', () => {
       server: 'https://skiff.test',
       joinToken: 'skj_env',
       root: '/srv/skiff',
+      socket: '/tmp/engine.sock',
       name: 'db-1',
     });
     expect(command.logLevel).toBe('warn');
@@ -84,7 +97,7 @@ describe('parseArguments', () => {
   });
 
   it.each([
-    [[], 'standalone engine mode is not available yet: give the Skiff server with --server URL (or SKIFF_SERVER)'],
+    [['--join-token', 'skj_x'], '--join-token needs --server: the token enrols the host with that server'],
     [['--server'], 'option --server needs a value'],
     [['--server', '--root', '/x'], 'option --server needs a value'],
     [['--server='], 'option --server needs a value'],
@@ -153,10 +166,10 @@ describe('runCli', () => {
     expect(out.stdout).toBe('');
   });
 
-  it('exits 2 without --server, saying that standalone mode is not there yet', async () => {
-    const { out, output } = capture();
-
-    expect(await runCli([], {}, output)).toBe(ExitCode.Usage);
-    expect(out.stderr).toContain('standalone engine mode is not available yet');
+  it('runs a standalone engine without --server', () => {
+    expect(run(parseArguments(['--root', '/srv/skiff'], {})).options).toEqual({
+      root: '/srv/skiff',
+      socket: DEFAULT_ENGINE_SOCKET,
+    });
   });
 });

@@ -1,32 +1,38 @@
 import { resolve } from 'node:path';
 import { agentVersion } from './agent-version.js';
 import { runAgent, type AgentOptions } from './agent.js';
+import { DEFAULT_ENGINE_SOCKET } from './engine-api/engine-server.js';
 import { ExitCode } from './exit-code.js';
 import { isLogLevel, LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
 
 export const DEFAULT_ROOT = '/var/lib/skiff';
 
-export const USAGE = `Usage: skiff-agent --server URL [--join-token TOKEN] [options]
+export const USAGE = `Usage: skiff-agent [--server URL [--join-token TOKEN]] [options]
 
-Runs the Skiff host agent: enrols this host with a Skiff server once, then keeps
-an outgoing link to it.
+Runs the Skiff host agent: a container engine serving the Docker Engine API on a
+local socket (as root) and, with --server, an outgoing link to a Skiff server
+with which the host enrols once. Without --server it is a standalone engine that
+stands in for dockerd: DOCKER_HOST=unix://${DEFAULT_ENGINE_SOCKET} docker ps
 
 Options:
   --server URL        the Skiff server, e.g. https://skiff.example.com
   --join-token TOKEN  one-time join token; needed until the host is enrolled
   --root DIR          where the agent keeps its state (default ${DEFAULT_ROOT})
+  --socket PATH       the Engine API socket, root-only (default ${DEFAULT_ENGINE_SOCKET})
   --name NAME         the host's name at enrolment (default: its hostname)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
   -h, --help          show this help
   -v, --version       show the agent's version
 
 Environment (a flag wins over its variable):
-  SKIFF_SERVER, SKIFF_JOIN_TOKEN, SKIFF_ROOT, SKIFF_HOST_NAME, SKIFF_LOG_LEVEL
-  stand for --server, --join-token, --root, --name and --log-level.
+  SKIFF_SERVER, SKIFF_JOIN_TOKEN, SKIFF_ROOT, SKIFF_ENGINE_SOCKET, SKIFF_HOST_NAME,
+  SKIFF_LOG_LEVEL stand for --server, --join-token, --root, --socket, --name and
+  --log-level.
 
 Exit status:
   0  stopped by SIGINT or SIGTERM
-  1  enrolment refused or failed, or the state directory is unusable
+  1  enrolment refused or failed, the state directory is unusable, or the
+     engine could not start (it needs root)
   2  bad arguments, or no join token for a host that is not enrolled yet
   3  the server revoked this host: remove <root>/plane/identity.json and
      enrol again with a new join token
@@ -48,6 +54,7 @@ const VALUE_OPTIONS = {
   server: 'SKIFF_SERVER',
   'join-token': 'SKIFF_JOIN_TOKEN',
   root: 'SKIFF_ROOT',
+  socket: 'SKIFF_ENGINE_SOCKET',
   name: 'SKIFF_HOST_NAME',
   'log-level': 'SKIFF_LOG_LEVEL',
 } as const;
@@ -78,16 +85,14 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
   };
 
   const server = pick('server');
-  if (server === undefined) {
-    throw new UsageError(
-      'standalone engine mode is not available yet: give the Skiff server with --server URL (or SKIFF_SERVER)',
-    );
-  }
   const options: AgentOptions = {
-    server: parseServerUrl(server.value, server.source),
     root: resolve(pick('root')?.value ?? DEFAULT_ROOT),
+    socket: resolve(pick('socket')?.value ?? DEFAULT_ENGINE_SOCKET),
   };
+  if (server) options.server = parseServerUrl(server.value, server.source);
   const joinToken = pick('join-token');
+  if (joinToken && !server)
+    throw new UsageError('--join-token needs --server: the token enrols the host with that server');
   if (joinToken) options.joinToken = joinToken.value;
   const name = pick('name');
   if (name) options.name = parseHostName(name.value, name.source);

@@ -29,7 +29,17 @@ describe('a user signs in and watches a host whose agent dialled in', () => {
   const startAgent = (extra: string[] = []) => {
     const agent = startNode(
       agentScript,
-      ['--server', baseUrl, '--root', agentRoot, '--name', 'e2e-host', ...extra],
+      [
+        '--server',
+        baseUrl,
+        '--root',
+        agentRoot,
+        '--socket',
+        join(agentRoot, 'docker.sock'),
+        '--name',
+        'e2e-host',
+        ...extra,
+      ],
       {},
     );
     agents.push(agent);

@@ -13,7 +13,12 @@ describe('npm start', () => {
   const runs: Started[] = [];
 
   const start = () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, SKIFF_DATA: dataDir, PORT: String(port) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SKIFF_DATA: dataDir,
+      PORT: String(port),
+      SKIFF_ENGINE_SOCKET: join(dataDir, 'docker.sock'),
+    };
     delete env.DATABASE_URL;
     delete env.SKIFF_ADMIN_PASSWORD;
     const run = startNode(join(repoRoot, 'scripts/start.mjs'), [], env);

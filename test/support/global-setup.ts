@@ -1,6 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 declare module 'vitest' {
@@ -12,7 +11,7 @@ declare module 'vitest' {
 
 /**
  * One PostgreSQL for the whole run: DATABASE_URL's server when set, else an embedded one in a
- * directory under /tmp that the `postgres` user can reach (the checkout may be in a private folder).
+ * fresh directory under /tmp that the `postgres` user can reach (the checkout may be in a private folder).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.DATABASE_URL;
@@ -27,12 +26,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { startEmbeddedPostgres } = (await import(
     serverDist
   )) as typeof import('../../server/src/database/embedded-postgres.js');
-  const dataDir = `/tmp/skiff-test-${createHash('sha256')
-    .update(import.meta.dirname)
-    .digest('hex')
-    .slice(0, 12)}`;
-  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  // One cluster per run, so runs side by side (a developer's and a helper's) never share or stop each other's.
+  const dataDir = mkdtempSync('/tmp/skiff-test-pg-');
+  chmodSync(dataDir, 0o755);
   const database = await startEmbeddedPostgres({ dataDir, database: 'postgres' });
   project.provide('databaseAdminUrl', database.url);
-  return () => database.stop();
+  return async () => {
+    await database.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
 }

@@ -1,0 +1,56 @@
+import { mkdir } from 'node:fs/promises';
+import { EngineRouter } from '../engine-api/engine-router.js';
+import { DEFAULT_ENGINE_SOCKET, EngineServer } from '../engine-api/engine-server.js';
+import { registerSystemHandlers } from '../engine-api/system-handlers.js';
+import { SystemInfo } from '../engine-api/system-info.js';
+import { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import { MountCommandMounter } from '../volumes/mount-command-mounter.js';
+import { VolumeStore } from '../volumes/volume-store.js';
+import { registerVolumeHandlers } from './volume-handlers.js';
+
+export interface EngineOptions {
+  /** Every piece of state lives under it (default /var/lib/skiff). */
+  root: string;
+  /** The Docker Engine API socket (default /run/skiff/docker.sock), root-only. */
+  socketPath?: string;
+  version: string;
+  logger: Logger;
+}
+
+export interface RunningEngine {
+  socketPath: string;
+  router: EngineRouter;
+  events: EventBus;
+  close(): Promise<void>;
+}
+
+/** The container engine of this host: its stores, and its Engine API on the local socket. */
+export async function startEngine(options: EngineOptions): Promise<RunningEngine> {
+  const { root, logger } = options;
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  const events = new EventBus();
+  const router = new EngineRouter();
+  const system = new SystemInfo({ engineVersion: options.version, rootDir: root });
+  registerSystemHandlers(router, { system, events, logger });
+
+  const volumes = await VolumeStore.open({ root, mounter: new MountCommandMounter(), logger });
+  registerVolumeHandlers(router, volumes, events);
+  system.use({
+    diskUsage: {
+      diskUsage: async () => ({
+        LayersSize: 0,
+        Images: [],
+        Containers: [],
+        Volumes: (await volumes.diskUsage()).Items,
+        BuildCache: [],
+      }),
+    },
+  });
+
+  const socketPath = options.socketPath ?? DEFAULT_ENGINE_SOCKET;
+  const server = new EngineServer({ router, logger, engineVersion: options.version, socketPath });
+  await server.listen();
+  logger.info(`engine API on unix://${socketPath} (state in ${root})`);
+  return { socketPath, router, events, close: () => server.close() };
+}
