@@ -1,0 +1,349 @@
+/**
+ * Unpacks a tar stream into a new directory, safely. Every entry is planned from its header
+ * (tar-entry-plan.ts), then each step on the disk is checked before it is taken: a parent that
+ * passes through a symlink leading out of the target, a hard link to something outside, or an
+ * entry that would replace the target itself is refused with an error naming the entry.
+ * Everything is written into a staging directory next to the destination, renamed into place
+ * only when the whole archive was good, and removed on any failure: a refused archive leaves
+ * nothing behind, inside or outside.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, link, lstat, lutimes, mkdir, open, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import tar from 'tar-stream';
+
+import { conflict } from '../engine-error.js';
+import { OVERLAY_OPAQUE_XATTR, SysError, type SysCalls } from '../sys/sys-calls.js';
+import type { Digest } from './digest.js';
+import { planEntry, refuseEntry, type EntryAttributes, type EntryPlan, type TarEntryHeader } from './tar-entry-plan.js';
+
+export interface ExtractOptions {
+  sys: SysCalls;
+  /** Convert `.wh.` entries into overlayfs whiteouts (true for image layers). */
+  whiteouts?: boolean;
+  /** Create device nodes instead of refusing them (default false). */
+  allowDevices?: boolean;
+  /** lchown each entry to the uid and gid in the archive (default: when running as root). */
+  preserveOwnership?: boolean;
+}
+
+export interface ExtractResult {
+  /** sha256 of the tar stream as read: a layer's diff id. */
+  digest: Digest;
+  /** Bytes of regular files written (a hard-linked file counts once). */
+  size: number;
+  /** Length of the tar stream. */
+  tarSize: number;
+  entries: number;
+}
+
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * Extracts the uncompressed tar `source` into `destination`, which must not exist yet.
+ * `source` is read to its end, so the digest covers the whole stream.
+ */
+export async function extractTar(
+  source: AsyncIterable<Uint8Array>,
+  destination: string,
+  options: ExtractOptions,
+): Promise<ExtractResult> {
+  if (await exists(destination)) throw conflict(`cannot unpack into ${destination}: it already exists`);
+  const staging = join(dirname(destination), `.${basename(destination)}.staging-${randomBytes(6).toString('hex')}`);
+  await mkdir(staging, { mode: 0o755 });
+  try {
+    const result = await new Extraction(staging, options).run(source);
+    await rename(staging, destination);
+    return result;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+class Extraction {
+  private readonly whiteouts: boolean;
+  private readonly allowDevices: boolean;
+  private readonly preserveOwnership: boolean;
+  /** Directory times are set last: creating children changes them. */
+  private readonly directoryTimes: { path: string; mtime: Date }[] = [];
+  private size = 0;
+  private entries = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: ExtractOptions,
+  ) {
+    this.whiteouts = options.whiteouts ?? true;
+    this.allowDevices = options.allowDevices ?? false;
+    this.preserveOwnership = options.preserveOwnership ?? process.getuid?.() === 0;
+  }
+
+  async run(source: AsyncIterable<Uint8Array>): Promise<ExtractResult> {
+    // Old v7 tars have no ustar magic; their checksums are still verified.
+    const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
+    const hash = createHash('sha256');
+    const counter = { bytes: 0 };
+    const feeding = feed(source, extract, hash, counter);
+    try {
+      for await (const entry of extract) {
+        await this.apply(entry.header as TarEntryHeader, entry as AsyncIterable<Uint8Array>);
+        // Drain whatever the plan did not read (directories, links, skipped entries).
+        entry.resume();
+      }
+    } catch (error) {
+      extract.destroy(error as Error);
+      await feeding.catch(() => undefined);
+      throw error;
+    }
+    await feeding;
+    for (const { path, mtime } of this.directoryTimes.reverse()) {
+      // A later entry may have replaced the directory, or one of its parents, by a symlink:
+      // set the time only on a directory still reached without following any.
+      if (await this.isPlainDirectory(path)) await lutimes(path, mtime, mtime);
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size: this.size, tarSize: counter.bytes, entries: this.entries };
+  }
+
+  private async isPlainDirectory(path: string): Promise<boolean> {
+    const components = relative(this.root, path)
+      .split(sep)
+      .filter((component) => component !== '');
+    for (let depth = 1; depth <= components.length; depth += 1) {
+      try {
+        if (!(await lstat(join(this.root, ...components.slice(0, depth)))).isDirectory()) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private async apply(header: TarEntryHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const plan = planEntry(header, { whiteouts: this.whiteouts, allowDevices: this.allowDevices });
+    if (plan.action === 'skip') return;
+    this.entries += 1;
+    const { sys } = this.options;
+    const name = header.name;
+    switch (plan.action) {
+      case 'root':
+        await this.setAttributes(this.root, plan.attributes, 'directory');
+        return;
+      case 'directory': {
+        const { path, existingDirectory } = await this.prepare(name, plan.path, 'directory');
+        if (!existingDirectory) await mkdir(path, { mode: 0o700 });
+        await this.setAttributes(path, plan.attributes, 'directory');
+        return;
+      }
+      case 'file': {
+        const { path } = await this.prepare(name, plan.path, 'file');
+        const file = await open(path, 'wx', 0o600);
+        try {
+          for await (const chunk of body) await file.write(chunk);
+        } finally {
+          await file.close();
+        }
+        this.size += plan.size;
+        await this.setAttributes(path, plan.attributes, 'file');
+        return;
+      }
+      case 'symlink': {
+        const { path } = await this.prepare(name, plan.path, 'symlink');
+        await symlink(plan.target, path);
+        await this.setAttributes(path, plan.attributes, 'symlink');
+        return;
+      }
+      case 'hardlink': {
+        const target = await this.resolveLinkTarget(name, plan.target);
+        const { path } = await this.prepare(name, plan.path, 'hardlink');
+        await link(target, path);
+        return;
+      }
+      case 'device':
+      case 'fifo': {
+        const { path } = await this.prepare(name, plan.path, plan.action);
+        sys.mknod(
+          plan.action === 'device'
+            ? { path, kind: plan.kind, permissions: plan.attributes.mode, major: plan.major, minor: plan.minor }
+            : { path, kind: 'fifo', permissions: plan.attributes.mode },
+        );
+        await this.setAttributes(path, plan.attributes, 'node');
+        return;
+      }
+      case 'whiteout': {
+        const { path } = await this.prepare(name, plan.path, 'whiteout');
+        sys.mknod({ path, kind: 'char', permissions: 0, major: 0, minor: 0 });
+        return;
+      }
+      case 'opaque': {
+        // The directory is resolved like a parent: through symlinks that stay inside, never out.
+        const directory = await this.resolveInside(name, plan.path === '' ? [] : plan.path.split('/'), true);
+        sys.lsetxattr(directory, OVERLAY_OPAQUE_XATTR, 'y');
+        return;
+      }
+    }
+  }
+
+  /**
+   * Resolves the parent of `path` inside the root and clears the way for a new entry there:
+   * an existing directory stays when the entry is a directory too; anything else in the way
+   * is removed (tar semantics: a later entry replaces an earlier one).
+   */
+  private async prepare(
+    name: string,
+    path: string,
+    kind: EntryPlan['action'],
+  ): Promise<{ path: string; existingDirectory: boolean }> {
+    const components = path.split('/');
+    const last = components.pop() ?? '';
+    const full = join(await this.resolveInside(name, components, true), last);
+    let existing;
+    try {
+      existing = await lstat(full);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { path: full, existingDirectory: false };
+      throw error;
+    }
+    if (kind === 'directory' && existing.isDirectory()) return { path: full, existingDirectory: true };
+    await rm(full, { recursive: existing.isDirectory(), force: true });
+    return { path: full, existingDirectory: false };
+  }
+
+  /**
+   * Follows `components` from the root as the kernel would, creating missing directories
+   * (tar archives need not list parents), and refuses any symlink that leads out of the root:
+   * an absolute one (it would name a host path) or a relative one that climbs above the root.
+   */
+  private async resolveInside(name: string, components: string[], createMissing: boolean): Promise<string> {
+    const queue = [...components];
+    const resolved: string[] = [];
+    let hops = 0;
+    while (queue.length > 0) {
+      const component = queue.shift() ?? '';
+      if (component === '' || component === '.') continue;
+      if (component === '..') {
+        if (resolved.length === 0) throw refuseEntry(name, `its path leads out of the target through a symlink`);
+        resolved.pop();
+        continue;
+      }
+      const candidate = join(this.root, ...resolved, component);
+      let stat;
+      try {
+        stat = await lstat(candidate);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !createMissing) throw error;
+        await mkdir(candidate, { mode: 0o755 });
+        resolved.push(component);
+        continue;
+      }
+      if (stat.isDirectory()) {
+        resolved.push(component);
+        continue;
+      }
+      const at = [...resolved, component].join('/');
+      if (!stat.isSymbolicLink()) throw refuseEntry(name, `${JSON.stringify(at)} is not a directory`);
+      hops += 1;
+      if (hops > MAX_SYMLINK_HOPS) throw refuseEntry(name, 'too many levels of symbolic links');
+      const target = await readlink(candidate);
+      if (target.startsWith('/')) {
+        throw refuseEntry(name, `${JSON.stringify(at)} is a symlink to ${target}, out of the target`);
+      }
+      const before = resolved.length;
+      const targetComponents = target.split('/');
+      // Check the climb now so the message names this symlink.
+      let depth = before;
+      for (const part of targetComponents) {
+        if (part === '..') depth -= 1;
+        else if (part !== '' && part !== '.') depth += 1;
+        if (depth < 0) throw refuseEntry(name, `${JSON.stringify(at)} is a symlink to ${target}, out of the target`);
+      }
+      queue.unshift(...targetComponents);
+    }
+    return join(this.root, ...resolved);
+  }
+
+  private async resolveLinkTarget(name: string, target: string): Promise<string> {
+    const components = target.split('/');
+    const last = components.pop() ?? '';
+    const parent = await this.resolveInside(name, components, false).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw refuseEntry(name, `hard link target ${JSON.stringify(target)} does not exist`);
+      }
+      throw error;
+    });
+    const full = join(parent, last);
+    let stat;
+    try {
+      stat = await lstat(full);
+    } catch {
+      throw refuseEntry(name, `hard link target ${JSON.stringify(target)} does not exist`);
+    }
+    if (stat.isDirectory()) throw refuseEntry(name, `hard link target ${JSON.stringify(target)} is a directory`);
+    return full;
+  }
+
+  private async setAttributes(
+    path: string,
+    attributes: EntryAttributes,
+    kind: 'directory' | 'file' | 'symlink' | 'node',
+  ): Promise<void> {
+    const { sys } = this.options;
+    if (this.preserveOwnership) sys.lchown(path, attributes.uid, attributes.gid);
+    // chmod after chown: chown clears setuid and setgid.
+    if (kind !== 'symlink') await chmod(path, attributes.mode);
+    for (const [attribute, value] of Object.entries(attributes.xattrs)) {
+      try {
+        sys.lsetxattr(path, attribute, Buffer.from(value, 'utf8'));
+      } catch (error) {
+        // A filesystem without user xattrs must not make a whole image unusable.
+        if (!(error instanceof SysError && (error.code === 'ENOTSUP' || error.code === 'EOPNOTSUPP'))) throw error;
+      }
+    }
+    if (kind === 'directory') this.directoryTimes.push({ path, mtime: attributes.mtime });
+    else if (kind === 'symlink') await lutimes(path, attributes.mtime, attributes.mtime);
+    else await utimes(path, attributes.mtime, attributes.mtime);
+  }
+}
+
+/** Writes `source` into the tar parser with backpressure, hashing every byte on the way. */
+async function feed(
+  source: AsyncIterable<Uint8Array>,
+  extract: tar.Extract,
+  hash: ReturnType<typeof createHash>,
+  counter: { bytes: number },
+): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      if (extract.destroyed) return;
+      hash.update(chunk);
+      counter.bytes += chunk.length;
+      if (!extract.write(chunk)) await drained(extract);
+    }
+    extract.end(null);
+  } catch (error) {
+    extract.destroy(error as Error);
+    throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function drained(stream: tar.Extract): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}

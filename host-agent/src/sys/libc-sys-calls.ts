@@ -1,0 +1,203 @@
+/**
+ * `SysCalls` for real: libc through koffi. This is the only module of the agent that imports
+ * koffi (lint holds that). Calls are synchronous and short; errno is read right after each call,
+ * before any other JS can run a libc call on this thread.
+ */
+import { closeSync, lchownSync, lstatSync, openSync, statfsSync } from 'node:fs';
+import koffi from 'koffi';
+
+import {
+  makeDevice,
+  mountFlagBits,
+  splitDevice,
+  SysError,
+  unmountFlagBits,
+  type FileSystemUsage,
+  type MountRequest,
+  type NodeRequest,
+  type NodeStat,
+  type SysCalls,
+  type UnmountFlag,
+  type XattrMode,
+} from './sys-calls.js';
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+const ENODATA = 61;
+const ERANGE = 34;
+
+type Fn = (...args: unknown[]) => number | bigint;
+
+interface Libc {
+  mount: Fn;
+  umount2: Fn;
+  mknod: Fn;
+  lsetxattr: Fn;
+  lgetxattr: Fn;
+  llistxattr: Fn;
+  syncfs: Fn;
+}
+
+let libc: Libc | undefined;
+
+function loadLibc(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    mount: lib.func(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ) as Fn,
+    umount2: lib.func('int umount2(const char *target, int flags)') as Fn,
+    // dev_t is 64 bits wide on every Linux ABI the agent runs on.
+    mknod: lib.func('int mknod(const char *path, unsigned int mode, uint64_t dev)') as Fn,
+    lsetxattr: lib.func(
+      'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+    ) as Fn,
+    lgetxattr: lib.func('intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)') as Fn,
+    llistxattr: lib.func('intptr_t llistxattr(const char *path, void *list, size_t size)') as Fn,
+    syncfs: lib.func('int syncfs(int fd)') as Fn,
+  };
+  return libc;
+}
+
+function check(result: number | bigint, syscall: string, path: string, detail?: string): number {
+  const value = Number(result);
+  if (value < 0) throw new SysError(syscall, koffi.errno(), path, detail);
+  return value;
+}
+
+function fromNode(syscall: string, path: string, error: unknown): never {
+  const errno = (error as NodeJS.ErrnoException).errno;
+  if (typeof errno === 'number') throw new SysError(syscall, Math.abs(errno), path);
+  throw error;
+}
+
+export class LibcSysCalls implements SysCalls {
+  mount({ source, target, fstype, flags, data }: MountRequest): void {
+    const { mount } = loadLibc();
+    check(
+      mount(source, target, fstype === '' ? null : fstype, mountFlagBits(flags), data ?? null),
+      'mount',
+      target,
+      `${fstype || source} on ${target}`,
+    );
+  }
+
+  umount2(target: string, flags?: readonly UnmountFlag[]): void {
+    check(loadLibc().umount2(target, unmountFlagBits(flags)), 'umount2', target);
+  }
+
+  mknod({ path, kind, permissions, major = 0, minor = 0 }: NodeRequest): void {
+    const type = kind === 'char' ? S_IFCHR : kind === 'block' ? S_IFBLK : S_IFIFO;
+    const device = kind === 'fifo' ? 0n : makeDevice(major, minor);
+    check(loadLibc().mknod(path, type | (permissions & 0o7777), device), 'mknod', path);
+  }
+
+  lsetxattr(path: string, name: string, value: Uint8Array | string, mode: XattrMode = 'either'): void {
+    const bytes = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value);
+    const flags = mode === 'create' ? XATTR_CREATE : mode === 'replace' ? XATTR_REPLACE : 0;
+    check(loadLibc().lsetxattr(path, name, bytes, bytes.length, flags), 'lsetxattr', path, `${name} of ${path}`);
+  }
+
+  lgetxattr(path: string, name: string): Buffer | undefined {
+    const { lgetxattr } = loadLibc();
+    // Ask for the size, then read; retry if the value grew in between (ERANGE).
+    for (;;) {
+      const size = Number(lgetxattr(path, name, null, 0));
+      if (size < 0) {
+        const errno = koffi.errno();
+        if (errno === ENODATA) return undefined;
+        throw new SysError('lgetxattr', errno, path, `${name} of ${path}`);
+      }
+      const buffer = Buffer.alloc(Math.max(size, 1));
+      const read = Number(lgetxattr(path, name, buffer, buffer.length));
+      if (read >= 0) return buffer.subarray(0, read);
+      const errno = koffi.errno();
+      if (errno === ENODATA) return undefined;
+      if (errno !== ERANGE) throw new SysError('lgetxattr', errno, path, `${name} of ${path}`);
+    }
+  }
+
+  llistxattr(path: string): string[] {
+    const { llistxattr } = loadLibc();
+    for (;;) {
+      const size = check(llistxattr(path, null, 0), 'llistxattr', path);
+      if (size === 0) return [];
+      const buffer = Buffer.alloc(size);
+      const read = Number(llistxattr(path, buffer, buffer.length));
+      if (read < 0) {
+        const errno = koffi.errno();
+        if (errno === ERANGE) continue;
+        throw new SysError('llistxattr', errno, path);
+      }
+      return buffer
+        .subarray(0, read)
+        .toString('utf8')
+        .split('\0')
+        .filter((name) => name !== '');
+    }
+  }
+
+  lchown(path: string, uid: number, gid: number): void {
+    try {
+      lchownSync(path, uid, gid);
+    } catch (error) {
+      fromNode('lchown', path, error);
+    }
+  }
+
+  lstat(path: string): NodeStat {
+    try {
+      const stat = lstatSync(path);
+      const { major, minor } = splitDevice(stat.rdev);
+      return {
+        mode: stat.mode,
+        rdevMajor: major,
+        rdevMinor: minor,
+        dev: stat.dev,
+        ino: stat.ino,
+        nlink: stat.nlink,
+        uid: stat.uid,
+        gid: stat.gid,
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+      };
+    } catch (error) {
+      fromNode('lstat', path, error);
+    }
+  }
+
+  statfs(path: string): FileSystemUsage {
+    try {
+      const stats = statfsSync(path);
+      return {
+        type: stats.type,
+        blockSize: stats.bsize,
+        blocks: stats.blocks,
+        blocksFree: stats.bfree,
+        blocksAvailable: stats.bavail,
+        files: stats.files,
+        filesFree: stats.ffree,
+      };
+    } catch (error) {
+      fromNode('statfs', path, error);
+    }
+  }
+
+  syncfs(path: string): void {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      fromNode('syncfs', path, error);
+    }
+    try {
+      check(loadLibc().syncfs(fd), 'syncfs', path);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
