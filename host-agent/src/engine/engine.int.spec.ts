@@ -1,9 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BusyboxImage,
+  buildBusyboxImage,
+  busyboxRootfsTar,
+  packEntries,
+} from '../../../test/support/busybox-image.js';
 import { createLogger } from '../logger.js';
 import { type RunningEngine, startEngine } from './engine.js';
 
@@ -51,5 +57,73 @@ describe('the standalone engine', () => {
 
   it('refuses a bad volume name with the reason', async () => {
     await expect(docker('volume', 'create', 'bad name')).rejects.toThrow(/volume name/i);
+  });
+
+  describe('images', () => {
+    let busybox: BusyboxImage;
+    let oci: BusyboxImage;
+
+    beforeAll(async () => {
+      busybox = await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' });
+      oci = await buildBusyboxImage({ format: 'oci-layout', tag: 'busybox:oci', gzipLayer: true });
+    });
+    afterAll(async () => {
+      await busybox?.cleanup();
+      await oci?.cleanup();
+    });
+
+    it('loads a docker save archive with docker load and lists it', async () => {
+      expect(await docker('load', '--input', busybox.archivePath)).toContain('Loaded image: busybox:latest');
+      expect(await docker('images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}')).toContain(
+        `busybox:latest ${busybox.imageId.slice(7, 19)}`,
+      );
+    });
+
+    it('loads an OCI layout archive with a gzipped layer', async () => {
+      expect(await docker('load', '--input', oci.archivePath)).toMatch(/Loaded image/);
+      expect(await docker('image', 'inspect', '--format', '{{.Id}}', 'busybox:oci')).toMatch(/^sha256:[0-9a-f]{64}$/);
+    });
+
+    it('inspects, tags and shows the history of an image', async () => {
+      expect(await docker('image', 'inspect', '--format', '{{.Id}} {{json .Config.Cmd}}', 'busybox')).toBe(
+        `${busybox.imageId} ["sh"]`,
+      );
+      await docker('tag', 'busybox', 'registry.local:5000/tools/busybox:1.0');
+      expect(await docker('images', '--filter', 'reference=registry.local:5000/*/*', '--format', '{{.Tag}}')).toBe(
+        '1.0',
+      );
+      expect((await docker('history', '--quiet', 'busybox')).split('\n').length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('saves an image that loads again, and removes it with rmi', async () => {
+      const archive = join(root, 'saved.tar');
+      await docker('save', '--output', archive, 'registry.local:5000/tools/busybox:1.0');
+      expect(await docker('rmi', 'registry.local:5000/tools/busybox:1.0')).toContain(
+        'Untagged: registry.local:5000/tools/busybox:1.0',
+      );
+      expect(await docker('load', '--input', archive)).toContain('Loaded image: registry.local:5000/tools/busybox:1.0');
+    });
+
+    it('imports a rootfs tar as a one-layer image', async () => {
+      const rootfs = join(root, 'rootfs.tar');
+      await writeFile(rootfs, await busyboxRootfsTar());
+      const id = await docker('import', '--change', 'CMD ["sh"]', rootfs, 'imported:1');
+      expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(
+        await docker('image', 'inspect', '--format', '{{len .RootFS.Layers}} {{json .Config.Cmd}}', 'imported:1'),
+      ).toBe('1 ["sh"]');
+    });
+
+    it('refuses an archive with a layer that writes outside its target, and keeps nothing of it', async () => {
+      const evil = join(root, 'evil.tar');
+      await writeFile(evil, await packEntries([{ header: { name: '../../escaped', type: 'file' }, body: 'x' }]));
+      await expect(docker('import', evil, 'evil:1')).rejects.toThrow(/\.\./);
+      await expect(docker('image', 'inspect', 'evil:1')).rejects.toThrow(/No such image/i);
+      await expect(stat(join(root, '..', 'escaped'))).rejects.toThrow();
+    });
+
+    it('answers a missing image with 404 No such image', async () => {
+      await expect(docker('image', 'inspect', 'nothere:1')).rejects.toThrow(/No such image/i);
+    });
   });
 });

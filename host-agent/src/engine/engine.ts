@@ -7,6 +7,9 @@ import { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import { MountCommandMounter } from '../volumes/mount-command-mounter.js';
 import { VolumeStore } from '../volumes/volume-store.js';
+import { ImageService } from '../images/image-service.js';
+import { LibcSysCalls } from '../sys/libc-sys-calls.js';
+import { registerImageHandlers } from './image-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 
 export interface EngineOptions {
@@ -34,13 +37,17 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   const system = new SystemInfo({ engineVersion: options.version, rootDir: root });
   registerSystemHandlers(router, { system, events, logger });
 
+  const images = await ImageService.open({ root, sys: new LibcSysCalls() });
+  registerImageHandlers(router, images, events);
+
   const volumes = await VolumeStore.open({ root, mounter: new MountCommandMounter(), logger });
   registerVolumeHandlers(router, volumes, events);
   system.use({
+    images: { countImages: async () => (await images.list()).length },
     diskUsage: {
       diskUsage: async () => ({
-        LayersSize: 0,
-        Images: [],
+        LayersSize: (await images.diskUsage()).layersSize,
+        Images: await images.list({ sharedSize: true }),
         Containers: [],
         Volumes: (await volumes.diskUsage()).Items,
         BuildCache: [],
