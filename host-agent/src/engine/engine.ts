@@ -7,8 +7,13 @@ import { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import { MountCommandMounter } from '../volumes/mount-command-mounter.js';
 import { VolumeStore } from '../volumes/volume-store.js';
+import { fileURLToPath } from 'node:url';
+import { openCgroupManager } from '../cgroups/open-cgroup-manager.js';
+import { ContainerService } from '../containers/container-service.js';
+import { containerSummary } from '../containers/container-views.js';
 import { ImageService } from '../images/image-service.js';
 import { LibcSysCalls } from '../sys/libc-sys-calls.js';
+import { registerContainerHandlers } from './container-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 
@@ -37,18 +42,56 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   const system = new SystemInfo({ engineVersion: options.version, rootDir: root });
   registerSystemHandlers(router, { system, events, logger });
 
-  const images = await ImageService.open({ root, sys: new LibcSysCalls() });
+  // Images and volumes ask the containers whether they are in use; the containers need both.
+  const late: { containers?: ContainerService } = {};
+  const images = await ImageService.open({
+    root,
+    sys: new LibcSysCalls(),
+    isImageInUse: (imageId) => late.containers?.imageUser(imageId),
+  });
   registerImageHandlers(router, images, events);
 
-  const volumes = await VolumeStore.open({ root, mounter: new MountCommandMounter(), logger });
+  const volumes = await VolumeStore.open({
+    root,
+    mounter: new MountCommandMounter(),
+    logger,
+    usedBy: (name) => late.containers?.usersOfVolume(name) ?? [],
+  });
   registerVolumeHandlers(router, volumes, events);
+
+  const cgroups = await openCgroupManager();
+  for (const limitation of await cgroups.limitations()) logger.info(`cgroups: ${limitation}`);
+  const containers = await ContainerService.open({
+    root,
+    images,
+    volumes,
+    cgroups,
+    events,
+    logger,
+    shimPath: fileURLToPath(new URL('../../shim/build/skiff-shim', import.meta.url)),
+    initPath: fileURLToPath(new URL('../../shim/build/skiff-init', import.meta.url)),
+  });
+  late.containers = containers;
+  registerContainerHandlers(router, containers, images);
   system.use({
+    containers: {
+      countContainers: () => {
+        const all = containers.list();
+        const count = (status: string) => all.filter((record) => record.state.status === status).length;
+        return Promise.resolve({
+          total: all.length,
+          running: count('running'),
+          paused: count('paused'),
+          stopped: all.length - count('running') - count('paused'),
+        });
+      },
+    },
     images: { countImages: async () => (await images.list()).length },
     diskUsage: {
       diskUsage: async () => ({
         LayersSize: (await images.diskUsage()).layersSize,
         Images: await images.list({ sharedSize: true }),
-        Containers: [],
+        Containers: containers.list().map((record) => containerSummary(record)),
         Volumes: (await volumes.diskUsage()).Items,
         BuildCache: [],
       }),

@@ -1,0 +1,699 @@
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { CgroupLayout } from '../cgroups/cgroup-layout.js';
+import type { CgroupManager } from '../cgroups/cgroup-manager.js';
+import { containerDeviceAccess } from '../cgroups/device-rules.js';
+import { resourcesWithCreateDefaults } from '../cgroups/docker-resources.js';
+import { EngineError, conflict, invalidArgument } from '../engine-error.js';
+import { errorMessage } from '../error-message.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ImageService } from '../images/image-service.js';
+import type { Logger } from '../logger.js';
+import { dockerInit } from '../shim/docker-init.js';
+import type { CgroupView } from '../shim/docker-filesystem.js';
+import { type ShimAttachment, attachToShim, resizeShim } from '../shim/shim-attach.js';
+import { ShimStartError, startShim } from '../shim/shim-runner.js';
+import type { ShimDevice } from '../shim/shim-plan.js';
+import { type ShimExitStatus, readShimExitStatus, readShimState } from '../shim/shim-state.js';
+import type { VolumeStore } from '../volumes/volume-store.js';
+import { imageDirectory, planMounts, readImageFile, tmpfsMounts } from './container-mounts.js';
+import { generateContainerName, checkContainerName } from './container-name.js';
+import { type ContainerRecord, initialState } from './container-record.js';
+import { checkTransition, isRunning } from './container-state.js';
+import { ContainerStore } from './container-store.js';
+import { parseCreateRequest } from './create-request.js';
+import { effectiveArgs, effectiveEnv, type ImageRuntimeConfig, resolveUser } from './process-config.js';
+import { buildShimPlan, type ResolvedMount } from './runtime-plan.js';
+
+export interface ContainerServiceOptions {
+  root: string;
+  images: ImageService;
+  volumes: VolumeStore;
+  cgroups: CgroupManager;
+  events: EventBus;
+  logger: Logger;
+  /** host-agent/shim/build/skiff-shim and skiff-init. */
+  shimPath: string;
+  initPath: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface ContainerEvents {
+  exit: [record: ContainerRecord];
+  removed: [];
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
+/** `SIGTERM`, `TERM`, `15` → the signal's name, as `docker kill --signal` and STOPSIGNAL take it. */
+export function parseSignal(value: string): NodeJS.Signals {
+  const upper = value.trim().toUpperCase();
+  if (/^\d+$/.test(upper)) {
+    const entry = Object.entries(SIGNALS).find(([, number]) => number === Number(upper));
+    if (entry) return entry[0] as NodeJS.Signals;
+  } else {
+    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    if (name in SIGNALS) return name as NodeJS.Signals;
+  }
+  throw invalidArgument(`invalid signal: ${value}`);
+}
+
+/**
+ * The containers of this engine: create, start, stop, remove, and what happens when they exit.
+ * Running containers are supervised by skiff-shim, so they outlive the agent; on start-up the
+ * service finds them again from their shims' state.
+ */
+export class ContainerService {
+  readonly store: ContainerStore;
+  private readonly emitters = new Map<string, EventEmitter<ContainerEvents>>();
+  /** Clients attached to a created container, waiting for its start (docker run attaches first). */
+  private readonly pendingAttach = new Map<string, ((attachment: ShimAttachment | Error) => void)[]>();
+  private readonly busy = new Map<string, Promise<unknown>>();
+  private readonly cgroupView: CgroupView;
+
+  private constructor(private readonly options: ContainerServiceOptions) {
+    this.store = new ContainerStore(join(options.root, 'containers'));
+    this.cgroupView = toCgroupView(options.cgroups.layout);
+  }
+
+  static async open(options: ContainerServiceOptions): Promise<ContainerService> {
+    const service = new ContainerService(options);
+    await service.store.load();
+    await service.recover();
+    return service;
+  }
+
+  list(): ContainerRecord[] {
+    return this.store.list();
+  }
+
+  get(reference: string): ContainerRecord {
+    return this.store.get(reference);
+  }
+
+  /** Which containers (any state) use a volume; volumes in use cannot be removed. */
+  usersOfVolume(name: string): string[] {
+    return this.store
+      .list()
+      .filter((record) => record.mounts.some((mount) => mount.Type === 'volume' && mount.Name === name))
+      .map((record) => record.name);
+  }
+
+  imageUser(imageId: string): { containerId: string; running: boolean } | undefined {
+    const record = this.store.list().find((candidate) => candidate.imageId === imageId);
+    return record ? { containerId: record.id, running: isRunning(record.state.status) } : undefined;
+  }
+
+  async create(body: unknown, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    const request = parseCreateRequest(body);
+    const containerName = name
+      ? checkContainerName(name)
+      : generateContainerName((taken) => this.store.isNameTaken(taken));
+    if (this.store.isNameTaken(containerName)) {
+      const holder = this.store.get(containerName);
+      throw conflict(
+        `the container name "/${containerName}" is already in use by container ${holder.id}: remove or rename that container to reuse the name`,
+      );
+    }
+    const image = this.options.images.resolve(request.image);
+    const imageConfig = (image.config.config ?? {}) as ImageRuntimeConfig;
+    const resources = resourcesWithCreateDefaults(request.host.resources);
+    const warnings = await this.options.cgroups.check(resources);
+    const id = randomBytes(32).toString('hex');
+    const args = effectiveArgs(request, imageConfig);
+    const hostname = request.hostname || id.slice(0, 12);
+    const labels = { ...(imageConfig.Labels ?? {}), ...request.labels };
+
+    const plan = await this.options.images.rootfsPlan(id, image);
+    const mounts = await planMounts(request, Object.keys(imageConfig.Volumes ?? {}), {
+      volumes: this.options.volumes,
+      mountsOf: (reference) => this.store.get(reference).mounts,
+    });
+    const record: ContainerRecord = {
+      id,
+      name: containerName,
+      created: new Date().toISOString(),
+      imageId: image.id,
+      imageName: request.image,
+      request: { ...request, host: { ...request.host, resources } },
+      path: args[0],
+      args: args.slice(1),
+      env: effectiveEnv(request.env, imageConfig, hostname, request.tty),
+      workingDir: request.workingDir || imageConfig.WorkingDir || '/',
+      hostname,
+      stopSignal: request.stopSignal ?? imageConfig.StopSignal ?? 'SIGTERM',
+      stopTimeout: request.stopTimeout ?? 10,
+      labels,
+      rootfs: {
+        lowerDirs: plan.rootfs.lowerDirs,
+        upperDir: plan.rootfs.upperDir,
+        workDir: plan.rootfs.workDir,
+        mountTarget: plan.rootfs.target,
+      },
+      mounts: mounts.points,
+      state: initialState(),
+    };
+    try {
+      parseSignal(record.stopSignal);
+      await this.options.images.snapshotter.prepare(plan);
+      await this.store.add(record);
+    } catch (error) {
+      await this.options.images.snapshotter.remove(id).catch(() => undefined);
+      for (const volume of mounts.created)
+        await this.options.volumes.remove(volume, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    this.publish(record, 'create');
+    return { Id: id, Warnings: warnings };
+  }
+
+  async start(reference: string): Promise<'ok' | 'noop'> {
+    const record = this.store.get(reference);
+    return this.exclusive(record.id, async () => {
+      if (checkTransition(record.state.status, 'start', record.name) === 'noop') return 'noop';
+      await this.launch(record);
+      return 'ok';
+    });
+  }
+
+  async stop(reference: string, timeoutSeconds?: number, signalName?: string): Promise<'ok' | 'noop'> {
+    const record = this.store.get(reference);
+    if (checkTransition(record.state.status, 'stop', record.name) === 'noop') return 'noop';
+    if (!isRunning(record.state.status)) return 'noop';
+    const timeout = timeoutSeconds ?? record.stopTimeout;
+    const exited = this.nextExit(record.id);
+    if (record.state.status === 'paused') await this.options.cgroups.open(record.id).thaw();
+    this.signal(record, parseSignal(signalName ?? record.stopSignal));
+    const graceful = await Promise.race([exited.then(() => true), delay(Math.max(0, timeout) * 1000, false)]);
+    if (!graceful) {
+      this.signal(record, 'SIGKILL');
+      await exited;
+    }
+    return 'ok';
+  }
+
+  async kill(reference: string, signalName = 'SIGKILL'): Promise<void> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'kill', record.name);
+    const signal = parseSignal(signalName);
+    const exited = this.nextExit(record.id);
+    this.signal(record, signal);
+    if (signal === 'SIGKILL') await exited;
+  }
+
+  async restart(reference: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'restart', record.name);
+    await this.stop(record.id, timeoutSeconds);
+    await this.start(record.id);
+  }
+
+  async pause(reference: string): Promise<void> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'pause', record.name);
+    await this.options.cgroups.open(record.id).freeze();
+    record.state.status = 'paused';
+    await this.store.save(record);
+    this.publish(record, 'pause');
+  }
+
+  async unpause(reference: string): Promise<void> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'unpause', record.name);
+    await this.options.cgroups.open(record.id).thaw();
+    record.state.status = 'running';
+    await this.store.save(record);
+    this.publish(record, 'unpause');
+  }
+
+  async rename(reference: string, newName: string): Promise<void> {
+    const record = this.store.get(reference);
+    const name = checkContainerName(newName);
+    if (name === record.name) throw conflict(`container ${record.name} already has the name ${name}`);
+    if (this.store.isNameTaken(name)) throw conflict(`the container name "/${name}" is already in use`);
+    const oldName = record.name;
+    record.name = name;
+    await this.store.save(record);
+    this.publish(record, 'rename', { oldName: `/${oldName}` });
+  }
+
+  /** Resolves with the exit code once the condition holds; created containers count as not running. */
+  async wait(
+    reference: string,
+    condition: WaitCondition,
+    signal?: AbortSignal,
+  ): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const record = this.store.get(reference);
+    const emitter = this.emitter(record.id);
+    const answer = () => ({
+      StatusCode: record.state.exitCode,
+      Error: record.state.error ? { Message: record.state.error } : null,
+    });
+    if (condition === 'not-running' && !isRunning(record.state.status)) return answer();
+    await new Promise<void>((resolve) => {
+      const event = condition === 'removed' ? 'removed' : 'exit';
+      const done = () => {
+        emitter.off(event, done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      emitter.on(event, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    return answer();
+  }
+
+  async remove(reference: string, { force = false, volumes = false } = {}): Promise<void> {
+    const record = this.store.get(reference);
+    await this.exclusive(record.id, async () => {
+      if (isRunning(record.state.status)) {
+        if (!force) checkTransition(record.state.status, 'remove', record.name);
+        if (record.state.status === 'paused') await this.options.cgroups.open(record.id).thaw();
+        const exited = this.nextExit(record.id);
+        this.signal(record, 'SIGKILL');
+        await exited;
+      } else {
+        checkTransition(record.state.status, 'remove', record.name);
+      }
+      record.state.status = 'removing';
+      await this.options.cgroups
+        .open(record.id)
+        .destroy()
+        .catch(() => undefined);
+      await this.options.images.snapshotter.remove(record.id);
+      await this.store.remove(record.id);
+      if (volumes) {
+        for (const mount of record.mounts) {
+          if (mount.Type !== 'volume' || !mount.Name || this.usersOfVolume(mount.Name).length) continue;
+          const info = await this.options.volumes.inspect(mount.Name).catch(() => undefined);
+          // `rm -v` removes anonymous volumes only, as Docker does.
+          if (info && 'com.docker.volume.anonymous' in (info.Labels ?? {})) {
+            await this.options.volumes.remove(mount.Name).catch(() => undefined);
+          }
+        }
+      }
+    });
+    this.publish(record, 'destroy');
+    this.emitter(record.id).emit('removed');
+    this.emitters.delete(record.id);
+  }
+
+  /**
+   * Attach: before start, the client waits for the start and is connected to the shim before pid 1
+   * runs; afterwards, it connects to the running shim (or gets the exit of a stopped container).
+   */
+  attach(reference: string, stdin: boolean): Promise<{ record: ContainerRecord; attachment: ShimAttachment }> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'attach', record.name);
+    return this.connectAttach(record, stdin);
+  }
+
+  private async connectAttach(
+    record: ContainerRecord,
+    stdin: boolean,
+  ): Promise<{ record: ContainerRecord; attachment: ShimAttachment }> {
+    if (record.state.status === 'created' || (record.state.status === 'exited' && !this.busy.has(record.id))) {
+      const attachment = await new Promise<ShimAttachment>((resolve, reject) => {
+        const waiting = this.pendingAttach.get(record.id) ?? [];
+        waiting.push((result) => (result instanceof Error ? reject(result) : resolve(result)));
+        this.pendingAttach.set(record.id, waiting);
+      });
+      return { record, attachment };
+    }
+    return { record, attachment: await attachToShim(this.stateDir(record.id), { stdin }) };
+  }
+
+  async resize(reference: string, rows: number, cols: number): Promise<void> {
+    const record = this.store.get(reference);
+    if (!record.request.tty) return;
+    if (!isRunning(record.state.status)) throw conflict(`cannot resize container ${record.name}: it is not running`);
+    await resizeShim(this.stateDir(record.id), rows, cols);
+  }
+
+  async top(reference: string): Promise<number[]> {
+    const record = this.store.get(reference);
+    if (!isRunning(record.state.status)) throw conflict(`container ${record.name} is not running`);
+    return this.options.cgroups.open(record.id).pids();
+  }
+
+  async changes(reference: string) {
+    const record = this.store.get(reference);
+    // Mount points the runtime itself made in the upper layer are not the container's changes
+    // (Docker keeps them in a separate init layer).
+    const runtimeMade = new Set(['/dev', '/proc', '/sys', ...record.mounts.map((mount) => mount.Destination)]);
+    for (const mount of record.request.host.mounts) runtimeMade.add(mount.target);
+    const changes = await this.options.images.snapshotter.changes(this.snapshotPlan(record));
+    return changes.filter((change) => !(change.Kind === 1 && runtimeMade.has(change.Path)));
+  }
+
+  async export(reference: string): Promise<Readable> {
+    const record = this.store.get(reference);
+    return this.options.images.snapshotter.exportTar(this.snapshotPlan(record));
+  }
+
+  logPath(record: ContainerRecord): string {
+    return join(this.store.directory(record.id), `${record.id}-json.log`);
+  }
+
+  stateDir(id: string): string {
+    return join(this.store.directory(id), 'shim');
+  }
+
+  // ---- running ---------------------------------------------------------------------------------
+
+  private async launch(record: ContainerRecord): Promise<void> {
+    const { request } = record;
+    const stateDir = this.stateDir(record.id);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const devices = await Promise.all(
+      request.host.devices.map((device) => hostDevice(device.pathOnHost, device.pathInContainer)),
+    );
+    const stale = this.options.cgroups.open(record.id);
+    if (await stale.exists()) await stale.destroy();
+    const { cgroup } = await this.options.cgroups.create(record.id, request.host.resources, {
+      devices: containerDeviceAccess({
+        privileged: request.host.privileged,
+        devices: devices.map((device) => ({ type: device.type, major: device.major, minor: device.minor })),
+      }),
+    });
+    const mounted: string[] = [];
+    try {
+      const mounts: ResolvedMount[] = [...tmpfsMounts(request)];
+      for (const point of record.mounts) {
+        if (point.Type === 'volume' && point.Name) {
+          const source = await this.options.volumes.mountFor(point.Name, record.id);
+          mounted.push(point.Name);
+          if (point.Mode !== 'nocopy') {
+            const content = await imageDirectory(record.rootfs.lowerDirs, point.Destination);
+            if (content) await this.options.volumes.populateFromImage(point.Name, content);
+          }
+          mounts.push({ kind: 'bind', source, target: point.Destination, readOnly: !point.RW });
+        } else if (point.Type === 'bind') {
+          mounts.push({
+            kind: 'bind',
+            source: point.Source,
+            target: point.Destination,
+            readOnly: !point.RW,
+            propagation: point.Propagation,
+          });
+        }
+      }
+      const user = resolveUser(
+        request.user,
+        await readImageFile(record.rootfs.lowerDirs, 'etc/passwd'),
+        await readImageFile(record.rootfs.lowerDirs, 'etc/group'),
+        request.host.groupAdd,
+      );
+      let args = [record.path, ...record.args];
+      const plan = buildShimPlan({
+        request,
+        hostname: record.hostname,
+        args,
+        env: record.env,
+        cwd: record.workingDir,
+        user,
+        rootfs: {
+          kind: 'overlay',
+          target: record.rootfs.mountTarget,
+          lowerDirs: record.rootfs.lowerDirs,
+          upperDir: record.rootfs.upperDir,
+          workDir: record.rootfs.workDir,
+        },
+        mounts,
+        devices,
+        cgroup: cgroup.shimCgroup(),
+        cgroupView: this.cgroupView,
+        stateDir,
+        logPath: this.logPath(record),
+      });
+      if (request.host.init) {
+        const init = dockerInit(this.options.initPath, args);
+        args = init.args;
+        plan.args = args;
+        plan.mounts.push(init.mount);
+      }
+      const waiting = this.pendingAttach.get(record.id) ?? [];
+      this.pendingAttach.delete(record.id);
+      plan.attach = { holdUntilStart: waiting.length > 0, stdinOnce: request.stdinOnce };
+      if (request.openStdin) plan.stdio = { ...plan.stdio, stdin: { kind: 'attach' } };
+      if (request.tty) {
+        const [rows, cols] = request.host.consoleSize ?? [0, 0];
+        plan.terminal = { rows, cols };
+      }
+      const started = await startShim({ plan, shimPath: this.options.shimPath }).catch((error: unknown) => {
+        for (const resolve of waiting) resolve(startFailure(error));
+        throw startFailure(error);
+      });
+      record.state = {
+        ...record.state,
+        status: 'running',
+        pid: started.pid,
+        shimPid: started.shimPid,
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        exitCode: 0,
+        oomKilled: false,
+        error: '',
+      };
+      await this.store.save(record);
+      this.publish(record, 'start');
+      void started.exited.then(
+        (status) => this.onExit(record.id, status),
+        (error: unknown) => this.onExit(record.id, undefined, errorMessage(error)),
+      );
+      if (waiting.length > 0) {
+        const attachments = await Promise.all(
+          waiting.map(() =>
+            attachToShim(stateDir, { stdin: request.openStdin }).catch((error: unknown) =>
+              error instanceof Error ? error : new Error(String(error)),
+            ),
+          ),
+        );
+        attachments.forEach((attachment, index) => waiting[index](attachment));
+        const first = attachments.find((attachment): attachment is ShimAttachment => !(attachment instanceof Error));
+        if (first) first.start();
+      }
+    } catch (error) {
+      for (const name of mounted) await this.options.volumes.unmountFor(name, record.id).catch(() => undefined);
+      await cgroup.destroy().catch(() => undefined);
+      record.state.error = error instanceof Error ? error.message : String(error);
+      record.state.exitCode = error instanceof EngineError && error.kind === 'invalid-argument' ? 127 : 128;
+      await this.store.save(record);
+      throw error;
+    }
+  }
+
+  private async onExit(id: string, status: ShimExitStatus | undefined, failure?: string): Promise<void> {
+    const record = this.store.find(id);
+    if (!record) return;
+    const cgroup = this.options.cgroups.open(id);
+    const oomKilled = status?.oomKilled || (await cgroup.oomKilled().catch(() => false));
+    record.state = {
+      ...record.state,
+      status: 'exited',
+      exitCode: status?.exitCode ?? 128,
+      oomKilled,
+      finishedAt: status?.finishedAt ?? new Date().toISOString(),
+      error: status?.startError ?? failure ?? '',
+      pid: 0,
+    };
+    await cgroup
+      .destroy()
+      .catch((error: unknown) =>
+        this.options.logger.warn(`container ${record.name}: removing its cgroup: ${errorMessage(error)}`),
+      );
+    for (const mount of record.mounts) {
+      if (mount.Type === 'volume' && mount.Name)
+        await this.options.volumes.unmountFor(mount.Name, id).catch(() => undefined);
+    }
+    await this.store.save(record);
+    if (oomKilled) this.publish(record, 'oom');
+    this.publish(record, 'die', { exitCode: String(record.state.exitCode) });
+    this.emitter(id).emit('exit', record);
+    if (record.request.host.autoRemove) {
+      await this.remove(id, { force: true, volumes: true }).catch((error: unknown) =>
+        this.options.logger.warn(`container ${record.name}: automatic removal failed: ${errorMessage(error)}`),
+      );
+    }
+  }
+
+  /** After an agent restart: containers whose shims still run are watched again; others get their exit. */
+  private async recover(): Promise<void> {
+    for (const record of this.store.list()) {
+      if (!isRunning(record.state.status)) continue;
+      const stateDir = this.stateDir(record.id);
+      const exit = await readShimExitStatus(stateDir);
+      if (exit) {
+        await this.onExit(record.id, exit);
+        continue;
+      }
+      const state = await readShimState(stateDir);
+      if (!state || !alive(state.shimPid)) {
+        await this.onExit(record.id, undefined, 'the container was lost while the agent was down');
+        continue;
+      }
+      this.watchShim(record.id, state.shimPid, stateDir);
+    }
+  }
+
+  /** A shim this agent process did not start: polled until it leaves its exit status. */
+  private watchShim(id: string, shimPid: number, stateDir: string): void {
+    const timer = setInterval(() => {
+      if (alive(shimPid)) return;
+      clearInterval(timer);
+      void readShimExitStatus(stateDir).then((status) => this.onExit(id, status));
+    }, 500);
+    timer.unref();
+  }
+
+  private signal(record: ContainerRecord, signal: NodeJS.Signals): void {
+    if (!record.state.pid) return;
+    try {
+      process.kill(record.state.pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  private nextExit(id: string): Promise<void> {
+    return new Promise((resolve) => this.emitter(id).once('exit', () => resolve()));
+  }
+
+  private emitter(id: string): EventEmitter<ContainerEvents> {
+    let emitter = this.emitters.get(id);
+    if (!emitter) {
+      emitter = new EventEmitter<ContainerEvents>();
+      emitter.setMaxListeners(0);
+      this.emitters.set(id, emitter);
+    }
+    return emitter;
+  }
+
+  /** One start, stop or remove at a time per container. */
+  private async exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.busy.get(id) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(work);
+    this.busy.set(id, current);
+    try {
+      return await current;
+    } finally {
+      if (this.busy.get(id) === current) this.busy.delete(id);
+    }
+  }
+
+  private snapshotPlan(record: ContainerRecord) {
+    return {
+      containerId: record.id,
+      rootfs: {
+        kind: 'overlay' as const,
+        target: record.rootfs.mountTarget,
+        lowerDirs: record.rootfs.lowerDirs,
+        upperDir: record.rootfs.upperDir,
+        workDir: record.rootfs.workDir,
+      },
+      mountOptions: '',
+      directories: [],
+    };
+  }
+
+  private publish(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.options.events.publish({
+      type: 'container',
+      action,
+      id: record.id,
+      attributes: { ...record.labels, image: record.imageName, name: record.name, ...extra },
+    });
+  }
+}
+
+function startFailure(error: unknown): EngineError {
+  if (error instanceof EngineError) return error;
+  if (error instanceof ShimStartError) {
+    const notFound = error.code === 'ENOENT' || error.code === 'EACCES';
+    return new EngineError(
+      notFound ? 'invalid-argument' : 'internal',
+      `failed to start the container: ${error.message}`,
+      { cause: error },
+    );
+  }
+  return new EngineError('internal', `failed to start the container: ${errorMessage(error)}`, { cause: error });
+}
+
+async function hostDevice(pathOnHost: string, pathInContainer: string): Promise<ShimDevice> {
+  const info = await stat(pathOnHost).catch(() => undefined);
+  if (!info || (!info.isCharacterDevice() && !info.isBlockDevice())) {
+    throw invalidArgument(
+      `error gathering device information while adding custom device "${pathOnHost}": not a device node`,
+    );
+  }
+  const rdev = info.rdev;
+  return {
+    path: pathInContainer,
+    type: info.isBlockDevice() ? 'b' : 'c',
+    major: Math.floor(rdev / 256) & 0xfff,
+    minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    fileMode: info.mode & 0o777,
+    uid: 0,
+    gid: 0,
+  };
+}
+
+function toCgroupView(layout: CgroupLayout): CgroupView {
+  if (layout.version === 2) return { version: 2 };
+  return {
+    version: 1,
+    hierarchies: layout.hierarchies.map((hierarchy) => ({
+      name: basename(hierarchy.dir),
+      options: hierarchy.name ? `name=${hierarchy.name}` : hierarchy.controllers.join(','),
+    })),
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}

@@ -1,0 +1,131 @@
+import type { CapabilityName } from '../shim/capabilities.js';
+import { computeCapabilities, processCapabilities } from '../shim/capabilities.js';
+import { type CgroupView, dockerFilesystem } from '../shim/docker-filesystem.js';
+import type { NamespaceKind, RlimitName, ShimDevice, ShimMount, ShimPlan, ShimRootfs } from '../shim/shim-plan.js';
+import { RLIMIT_NAMES } from '../shim/shim-plan.js';
+import { invalidArgument } from '../engine-error.js';
+import type { CreateRequest } from './create-request.js';
+import type { ResolvedUser } from './process-config.js';
+
+/** A mount whose source is known on the host: binds and volumes resolved, tmpfs options final. */
+export type ResolvedMount =
+  | { kind: 'bind'; source: string; target: string; readOnly: boolean; propagation?: string }
+  | { kind: 'tmpfs'; target: string; readOnly: boolean; data: string; flags: string[] };
+
+export interface RuntimePlanInput {
+  request: CreateRequest;
+  hostname: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ResolvedUser;
+  rootfs: ShimRootfs;
+  mounts: ResolvedMount[];
+  devices: ShimDevice[];
+  /** With --privileged: every node of the host's /dev. */
+  hostDevices?: ShimDevice[];
+  cgroup?: { paths: string[]; oomEventsFile?: string };
+  cgroupView: CgroupView;
+  stateDir: string;
+  logPath: string;
+  /** What "all capabilities" means on this host. */
+  availableCapabilities?: readonly CapabilityName[];
+}
+
+/** Everything skiff-shim needs to run one container, decided here and nowhere else. */
+export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
+  const { request } = input;
+  const networkMode = request.host.networkMode;
+  const namespaces: NamespaceKind[] = ['mount', 'pid', 'uts', 'ipc', 'cgroup'];
+  // Until bridge networks exist, the default network is a private one with only loopback.
+  if (networkMode !== 'host') namespaces.push('net');
+  if (networkMode !== 'host' && networkMode !== 'none' && networkMode !== 'default' && networkMode !== 'bridge') {
+    throw invalidArgument(`network mode "${networkMode}" is not supported yet: use default, bridge, none or host`);
+  }
+  const filesystem = dockerFilesystem({
+    privileged: request.host.privileged,
+    cgroup: input.cgroupView,
+    shmSizeBytes: request.host.shmSizeBytes || undefined,
+    devices: input.devices,
+    hostDevices: input.hostDevices,
+  });
+  const capabilities = computeCapabilities({
+    capAdd: request.host.capAdd,
+    capDrop: request.host.capDrop,
+    privileged: request.host.privileged,
+    available: input.availableCapabilities,
+  });
+  return {
+    stateDir: input.stateDir,
+    logPath: input.logPath,
+    namespaces,
+    rootfs: input.rootfs,
+    readonlyRootfs: request.host.readonlyRootfs,
+    mounts: [...filesystem.mounts, ...sortByDepth(input.mounts).map(toShimMount)],
+    devices: filesystem.devices,
+    symlinks: filesystem.symlinks,
+    maskedPaths: filesystem.maskedPaths,
+    readonlyPaths: filesystem.readonlyPaths,
+    hostname: networkMode === 'host' ? undefined : input.hostname,
+    domainname: request.domainname || undefined,
+    loopbackUp: networkMode !== 'host',
+    cgroup: input.cgroup,
+    capabilities: processCapabilities(capabilities),
+    rlimits: request.host.ulimits.map((ulimit) => ({
+      type: rlimitName(ulimit.name),
+      soft: ulimit.soft === -1 ? 'unlimited' : ulimit.soft,
+      hard: ulimit.hard === -1 ? 'unlimited' : ulimit.hard,
+    })),
+    user: { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids },
+    cwd: input.cwd,
+    env: input.env,
+    args: input.args,
+    noNewPrivileges: request.host.securityOpt.some((option) => /^no-new-privileges(:true|=true)?$/.test(option)),
+    stdio: { stdin: { kind: 'null' }, stdout: { kind: 'log' }, stderr: { kind: 'log' } },
+  };
+}
+
+function rlimitName(name: string): RlimitName {
+  if (!(RLIMIT_NAMES as readonly string[]).includes(name)) {
+    throw invalidArgument(`unknown ulimit "${name}" (one of ${RLIMIT_NAMES.join(', ')})`);
+  }
+  return name as RlimitName;
+}
+
+/** Parents before children, so `/data` is mounted before `/data/cache`. */
+function sortByDepth(mounts: ResolvedMount[]): ResolvedMount[] {
+  const depth = (path: string) => path.split('/').filter(Boolean).length;
+  return [...mounts].sort((a, b) => depth(a.target) - depth(b.target));
+}
+
+function toShimMount(mount: ResolvedMount): ShimMount {
+  switch (mount.kind) {
+    case 'bind':
+      return {
+        type: 'bind',
+        source: mount.source,
+        target: mount.target,
+        flags: mount.readOnly ? ['rec', 'rdonly'] : ['rec'],
+        propagation: (mount.propagation as ShimMount['propagation']) ?? 'rprivate',
+      };
+    case 'tmpfs':
+      return {
+        type: 'tmpfs',
+        source: 'tmpfs',
+        target: mount.target,
+        flags: tmpfsFlags(mount),
+        data: mount.data,
+      };
+  }
+}
+
+/** Docker mounts a --tmpfs noexec, nosuid and nodev unless told `exec`, `suid` or `dev`. */
+function tmpfsFlags(mount: { readOnly: boolean; flags: string[] }): NonNullable<ShimMount['flags']> {
+  const given = new Set(mount.flags);
+  const flags: NonNullable<ShimMount['flags']> = [];
+  if (mount.readOnly || given.has('ro')) flags.push('rdonly');
+  if (!given.has('exec')) flags.push('noexec');
+  if (!given.has('suid')) flags.push('nosuid');
+  if (!given.has('dev')) flags.push('nodev');
+  return flags;
+}

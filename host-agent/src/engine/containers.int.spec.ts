@@ -1,0 +1,268 @@
+import { execFile, spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BusyboxImage, buildBusyboxImage } from '../../../test/support/busybox-image.js';
+import { createLogger } from '../logger.js';
+import { type RunningEngine, startEngine } from './engine.js';
+
+const run = promisify(execFile);
+
+/** Containers as a user runs them: the real docker CLI against the engine's socket, on a busybox image. */
+describe('containers through the docker CLI', () => {
+  let root: string;
+  let engine: RunningEngine;
+  let busybox: BusyboxImage;
+  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${engine.socketPath}` });
+  const docker = async (...args: string[]) =>
+    (await run('docker', args, { env: env(), timeout: 30_000 })).stdout.trim();
+  const dockerAll = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run('docker', args, { env: env(), timeout: 30_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('the container tests need root');
+    root = await mkdtemp(join(tmpdir(), 'skiff-containers-'));
+    engine = await startEngine({
+      root,
+      socketPath: join(root, 'docker.sock'),
+      version: '0.0.0-test',
+      logger: createLogger({ level: 'error', write: () => undefined }),
+    });
+    busybox = await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' });
+    await docker('load', '--input', busybox.archivePath);
+  });
+  afterAll(async () => {
+    if (engine) {
+      const ids = await docker('ps', '-aq').catch(() => '');
+      if (ids) await docker('rm', '-f', ...ids.split('\n')).catch(() => undefined);
+      await engine.close();
+    }
+    await busybox?.cleanup();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs docker run --rm busybox echo hi and prints hi', async () => {
+    expect(await docker('run', '--rm', 'busybox', 'echo', 'hi')).toBe('hi');
+    expect(await docker('ps', '-aq')).toBe('');
+  });
+
+  it('passes the exit code and stderr of the container through', async () => {
+    const result = await dockerAll('run', '--rm', 'busybox', 'sh', '-c', 'echo oops >&2; exit 3');
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('oops');
+  });
+
+  it('pipes stdin to a container run with -i', async () => {
+    const child = spawn('docker', ['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { env: env() });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdin.end('from stdin\n');
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(output).toBe('from stdin\ndone\n');
+  });
+
+  it('gives docker run -t a terminal of the container', async () => {
+    // `script` gives the CLI a pty of its own, as a person at a terminal would have.
+    const { stdout } = await run('script', ['-qec', 'docker run --rm -t busybox sh -c "tty; stty size"', '/dev/null'], {
+      env: env(),
+      timeout: 30_000,
+    });
+    expect(stdout).toMatch(/\/dev\/pts\/\d+/);
+  });
+
+  it('runs detached, shows it in ps, follows its logs and stops it', async () => {
+    const id = await docker(
+      'run',
+      '-d',
+      '--name',
+      'ticker',
+      '--label',
+      'team=web',
+      'busybox',
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done',
+    );
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(await docker('ps', '--filter', 'label=team=web', '--format', '{{.Names}} {{.State}}')).toBe(
+      'ticker running',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(await docker('logs', '--tail', '1', 'ticker')).toMatch(/^tick \d+$/);
+    expect(await docker('inspect', '-f', '{{.State.Running}} {{.Config.Labels.team}}', 'ticker')).toBe('true web');
+    const top = await docker('top', 'ticker');
+    expect(top).toContain('sh -c');
+
+    const follower = spawn('docker', ['logs', '-f', 'ticker'], { env: env() });
+    let followed = '';
+    follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+    const followerExit = new Promise((resolve) => follower.on('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await docker('stop', 'ticker')).toBe('ticker');
+    expect(await followerExit).toBe(0);
+    expect(followed.split('\n').filter(Boolean).length).toBeGreaterThan(3);
+    expect(await docker('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'ticker')).toBe('exited 0');
+    expect(await docker('rm', 'ticker')).toBe('ticker');
+  });
+
+  it('pauses, unpauses, renames, kills and waits for a container', async () => {
+    await docker('run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '60');
+    await docker('pause', 'sleeper');
+    expect(await docker('inspect', '-f', '{{.State.Status}}', 'sleeper')).toBe('paused');
+    await docker('unpause', 'sleeper');
+    await docker('rename', 'sleeper', 'napper');
+    const waiting = docker('wait', 'napper');
+    await docker('kill', 'napper');
+    expect(await waiting).toBe('137');
+    await docker('rm', 'napper');
+  });
+
+  it('refuses to remove a running container without -f, and removes it with -f', async () => {
+    await docker('run', '-d', '--name', 'busy', 'busybox', 'sleep', '60');
+    const refused = await dockerAll('rm', 'busy');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/stop it first, or force the removal/);
+    await docker('rm', '-f', 'busy');
+    expect(await docker('ps', '-aq')).toBe('');
+  });
+
+  it('ends a memory hog over -m 32m as OOMKilled', async () => {
+    const result = await dockerAll(
+      'run',
+      '--name',
+      'hog',
+      '-m',
+      '32m',
+      'busybox',
+      'dd',
+      'if=/dev/zero',
+      'of=/dev/null',
+      'bs=64M',
+      'count=1',
+    );
+    expect(result.code).toBe(137);
+    expect(await docker('inspect', '-f', '{{.State.OOMKilled}}', 'hog')).toBe('true');
+    await docker('rm', 'hog');
+  });
+
+  it('stops a fork bomb at --pids-limit 20', async () => {
+    const result = await dockerAll(
+      'run',
+      '--rm',
+      '--pids-limit',
+      '20',
+      'busybox',
+      'sh',
+      '-c',
+      'for i in $(seq 1 50); do sleep 5 & done; wait',
+    );
+    expect(result.stderr).toMatch(/can't fork/);
+  });
+
+  it('keeps what one container writes to a named volume for the next', async () => {
+    await docker('run', '--rm', '-v', 'shared:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/file');
+    expect(await docker('run', '--rm', '-v', 'shared:/data', 'busybox', 'cat', '/data/file')).toBe('persisted');
+    expect(
+      await docker('run', '--rm', '--mount', 'type=volume,source=shared,target=/d', 'busybox', 'cat', '/d/file'),
+    ).toBe('persisted');
+  });
+
+  it('holds 1 MB and no more in --tmpfs /t:size=1m', async () => {
+    const script =
+      'dd if=/dev/zero of=/t/a bs=1024 count=1024 2>/dev/null && echo full; dd if=/dev/zero of=/t/b bs=1024 count=1 2>/dev/null || echo refused';
+    expect(await docker('run', '--rm', '--tmpfs', '/t:size=1m', 'busybox', 'sh', '-c', script)).toBe('full\nrefused');
+  });
+
+  it('refuses writes through a :ro bind mount and allows them through a rw one', async () => {
+    const dir = join(root, 'bind');
+    await mkdir(dir);
+    const result = await dockerAll(
+      'run',
+      '--rm',
+      '-v',
+      `${dir}:/ro:ro`,
+      '-v',
+      `${dir}:/rw`,
+      'busybox',
+      'sh',
+      '-c',
+      'touch /ro/x; echo written > /rw/y',
+    );
+    expect(result.stderr).toMatch(/Read-only file system/);
+    expect(await readFile(join(dir, 'y'), 'utf8')).toBe('written\n');
+  });
+
+  it('refuses a --mount bind whose source is missing, and creates a missing -v source', async () => {
+    const missing = await dockerAll(
+      'run',
+      '--rm',
+      '--mount',
+      `type=bind,source=${join(root, 'nope')},target=/x`,
+      'busybox',
+      'true',
+    );
+    expect(missing.stderr).toMatch(/bind source path does not exist/);
+    await docker('run', '--rm', '-v', `${join(root, 'made')}:/x`, 'busybox', 'true');
+    await expect(readFile(join(root, 'made'))).rejects.toThrow(/EISDIR/);
+  });
+
+  it('shows what a container changed with docker diff and exports its filesystem', async () => {
+    await docker('run', '--name', 'changer', 'busybox', 'sh', '-c', 'echo a > /new; rm /etc/group');
+    const diff = (await docker('diff', 'changer')).split('\n');
+    expect(diff).toEqual(expect.arrayContaining(['A /new', 'D /etc/group']));
+    expect(diff).not.toContain('A /proc');
+    const archive = join(root, 'export.tar');
+    await docker('export', '--output', archive, 'changer');
+    const { stdout } = await run('tar', ['-tf', archive]);
+    expect(stdout).toContain('new');
+    expect(stdout).not.toMatch(/^etc\/group$/m);
+    await docker('rm', 'changer');
+  });
+
+  it('answers a missing image with No such image', async () => {
+    const result = await dockerAll('create', 'nothere:1');
+    expect(result.stderr).toMatch(/No such image/i);
+  });
+
+  describe('inside a default container', () => {
+    const inside = (script: string) => dockerAll('run', '--rm', 'busybox', 'sh', '-c', script);
+
+    it('cannot mount, write /proc/sys or /sys, or change the hostname', async () => {
+      expect((await inside('mount -t tmpfs none /mnt')).code).not.toBe(0);
+      expect((await inside('echo 1 > /proc/sys/kernel/panic')).code).not.toBe(0);
+      expect((await inside('touch /sys/kernel/x')).code).not.toBe(0);
+      expect((await inside('hostname changed')).code).not.toBe(0);
+      expect(hostname()).not.toBe('changed');
+    });
+
+    it('cannot write /proc/sysrq-trigger or read /proc/kcore where the kernel has them', async () => {
+      const result = await inside(
+        'echo h > /proc/sysrq-trigger 2>/dev/null && echo wrote; head -c 1 /proc/kcore 2>/dev/null | wc -c',
+      );
+      expect(result.stdout).not.toContain('wrote');
+      expect(result.stdout.trim().split('\n').at(-1)).toBe('0');
+    });
+
+    it('sees only its own processes', async () => {
+      const result = await inside('ps -o pid,comm | wc -l');
+      // The header, sh, ps and wc.
+      expect(Number(result.stdout.trim())).toBeLessThanOrEqual(4);
+    });
+
+    it('has its own hostname and only the loopback interface with --network none', async () => {
+      expect(await docker('run', '--rm', '--hostname', 'box', 'busybox', 'hostname')).toBe('box');
+      expect(await docker('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net')).toBe('lo');
+    });
+  });
+});
