@@ -470,7 +470,10 @@ export class ContainerService {
       }
       const waiting = this.pendingAttach.get(record.id) ?? [];
       this.pendingAttach.delete(record.id);
-      plan.attach = { holdUntilStart: waiting.length > 0, stdinOnce: request.stdinOnce };
+      plan.attach = {
+        holdUntilStart: waiting.length > 0,
+        stdinOnce: request.stdinOnce && request.openStdin && !request.tty,
+      };
       if (request.openStdin) plan.stdio = { ...plan.stdio, stdin: { kind: 'attach' } };
       if (request.tty) {
         const [rows, cols] = request.host.consoleSize ?? [0, 0];

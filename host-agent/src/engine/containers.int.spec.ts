@@ -74,11 +74,16 @@ describe('containers through the docker CLI', () => {
 
   it('gives docker run -t a terminal of the container', async () => {
     // `script` gives the CLI a pty of its own, as a person at a terminal would have.
-    const { stdout } = await run('script', ['-qec', 'docker run --rm -t busybox sh -c "tty; stty size"', '/dev/null'], {
-      env: env(),
-      timeout: 30_000,
-    });
+    const { stdout } = await run(
+      'script',
+      ['-qec', 'stty rows 30 cols 100; docker run --rm -t busybox sh -c "tty; stty size"', '/dev/null'],
+      {
+        env: env(),
+        timeout: 30_000,
+      },
+    );
     expect(stdout).toMatch(/\/dev\/pts\/\d+/);
+    expect(stdout).toContain('30 100');
   });
 
   it('runs detached, shows it in ps, follows its logs and stops it', async () => {
@@ -228,6 +233,52 @@ describe('containers through the docker CLI', () => {
     expect(stdout).toContain('new');
     expect(stdout).not.toMatch(/^etc\/group$/m);
     await docker('rm', 'changer');
+  });
+
+  it('runs docker exec with output, exit code, user, env and working directory', async () => {
+    await docker('run', '-d', '--name', 'target', '--hostname', 'target-host', 'busybox', 'sleep', '60');
+    expect(await docker('exec', 'target', 'sh', '-c', 'echo out; echo err >&2; hostname')).toBe('out\ntarget-host');
+    const failed = await dockerAll('exec', 'target', 'sh', '-c', 'exit 3');
+    expect(failed.code).toBe(3);
+    expect(
+      await docker(
+        'exec',
+        '-u',
+        '1000',
+        '-e',
+        'FOO=bar',
+        '-w',
+        '/tmp',
+        'target',
+        'sh',
+        '-c',
+        'echo $(id -u) $FOO $(pwd)',
+      ),
+    ).toBe('1000 bar /tmp');
+    const child = spawn('docker', ['exec', '-i', 'target', 'cat'], { env: env() });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdin.end('piped\n');
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(output).toBe('piped\n');
+  });
+
+  it('gives docker exec -it a terminal of the container with the size of the client', async () => {
+    // As in Docker's own recording, the size arrives by a resize just after the start.
+    const { stdout } = await run(
+      'script',
+      ['-qec', 'stty rows 30 cols 100; docker exec -it target sh -c "sleep 0.5; tty; stty size"', '/dev/null'],
+      { env: env(), timeout: 30_000 },
+    );
+    expect(stdout).toMatch(/\/dev\/pts\/\d+/);
+    expect(stdout).toContain('30 100');
+  });
+
+  it('refuses docker exec in a stopped container', async () => {
+    await docker('stop', '-t', '0', 'target');
+    const refused = await dockerAll('exec', 'target', 'true');
+    expect(refused.stderr).toMatch(/is not running/);
+    await docker('rm', 'target');
   });
 
   it('answers a missing image with No such image', async () => {

@@ -11,9 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { openCgroupManager } from '../cgroups/open-cgroup-manager.js';
 import { ContainerService } from '../containers/container-service.js';
 import { containerSummary } from '../containers/container-views.js';
+import { ExecService } from '../containers/exec-service.js';
 import { ImageService } from '../images/image-service.js';
 import { LibcSysCalls } from '../sys/libc-sys-calls.js';
 import { registerContainerHandlers } from './container-handlers.js';
+import { registerExecHandlers } from './exec-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 
@@ -59,6 +61,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
   registerVolumeHandlers(router, volumes, events);
 
+  const shimPath = fileURLToPath(new URL('../../shim/build/skiff-shim', import.meta.url));
   const cgroups = await openCgroupManager();
   for (const limitation of await cgroups.limitations()) logger.info(`cgroups: ${limitation}`);
   const containers = await ContainerService.open({
@@ -68,11 +71,12 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     cgroups,
     events,
     logger,
-    shimPath: fileURLToPath(new URL('../../shim/build/skiff-shim', import.meta.url)),
+    shimPath,
     initPath: fileURLToPath(new URL('../../shim/build/skiff-init', import.meta.url)),
   });
   late.containers = containers;
   registerContainerHandlers(router, containers, images);
+  registerExecHandlers(router, new ExecService(containers, cgroups, shimPath), containers, events);
   system.use({
     containers: {
       countContainers: () => {
