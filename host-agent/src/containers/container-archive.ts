@@ -11,6 +11,7 @@
  * its volumes and bind mounts over their destinations, and unmounted afterwards.
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -219,7 +220,7 @@ interface RootLease {
 export class ContainerArchive {
   private readonly view: RootView;
   /** Stopped containers whose rootfs is mounted for a copy, with how many copies use it. */
-  private readonly mounted = new Map<string, { users: number; targets: string[] }>();
+  private readonly mounted = new Map<string, { users: number; targets: Promise<string[]> }>();
 
   constructor(private readonly options: ContainerArchiveOptions) {
     this.view = options.view ?? diskView;
@@ -227,7 +228,7 @@ export class ContainerArchive {
 
   /** HEAD: what is at `path`; a not-found error naming path and container when nothing is. */
   async stat(record: ContainerRecord, path: string): Promise<ContainerPathStat> {
-    const lease = this.acquire(record);
+    const lease = await this.acquire(record);
     try {
       return (await this.locate(record, lease.root, path)).stat;
     } finally {
@@ -237,7 +238,7 @@ export class ContainerArchive {
 
   /** GET: the node at `path` as a tar whose top entry is its base name. */
   async get(record: ContainerRecord, path: string): Promise<{ stat: ContainerPathStat; archive: Readable }> {
-    const lease = this.acquire(record);
+    const lease = await this.acquire(record);
     try {
       const { stat, resolved } = await this.locate(record, lease.root, path);
       const archive = packTar(this.entries(resolved.hostPath, path.endsWith('/.') ? '.' : stat.name));
@@ -256,7 +257,7 @@ export class ContainerArchive {
     body: AsyncIterable<Uint8Array>,
     options: PutOptions,
   ): Promise<void> {
-    const lease = this.acquire(record);
+    const lease = await this.acquire(record);
     try {
       const resolved = await this.resolve(record, lease.root, path, true);
       if (resolved.kind === 'missing') throw notFound(couldNotFind(path, record));
@@ -335,12 +336,11 @@ export class ContainerArchive {
    * The root to copy through. The first copy into a stopped container mounts its overlay (and
    * its volumes and binds) at the rootfs target; the last one to finish unmounts it.
    */
-  private acquire(record: ContainerRecord): RootLease {
+  private async acquire(record: ContainerRecord): Promise<RootLease> {
     const { status, pid } = record.state;
     if ((status === 'running' || status === 'paused') && pid > 0) {
       return { root: `/proc/${pid}/root`, release: () => undefined };
     }
-    const root = record.rootfs.mountTarget;
     let mount = this.mounted.get(record.id);
     if (mount === undefined) {
       mount = { users: 0, targets: this.mountStopped(record) };
@@ -349,27 +349,36 @@ export class ContainerArchive {
     mount.users += 1;
     const held = mount;
     let released = false;
-    return {
-      root,
-      release: () => {
-        if (released) return;
-        released = true;
-        held.users -= 1;
-        if (held.users > 0) return;
-        this.mounted.delete(record.id);
-        for (const target of held.targets.reverse()) {
-          try {
-            this.options.sys.umount2(target, ['detach']);
-          } catch {
-            // Already gone (the container was started and stopped meanwhile): nothing to undo.
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      held.users -= 1;
+      if (held.users > 0) return;
+      this.mounted.delete(record.id);
+      void held.targets.then(
+        (targets) => {
+          for (const target of targets.reverse()) {
+            try {
+              this.options.sys.umount2(target, ['detach']);
+            } catch {
+              // Already gone: nothing to undo.
+            }
           }
-        }
-      },
+        },
+        () => undefined,
+      );
     };
+    try {
+      await held.targets;
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return { root: record.rootfs.mountTarget, release };
   }
 
   /** Mounts a stopped container's filesystem; returns the mount points, outermost first. */
-  private mountStopped(record: ContainerRecord): string[] {
+  private async mountStopped(record: ContainerRecord): Promise<string[]> {
     const { sys } = this.options;
     const { lowerDirs, upperDir, workDir, mountTarget } = record.rootfs;
     sys.mount({
@@ -379,20 +388,21 @@ export class ContainerArchive {
       data: overlayOptions(lowerDirs, upperDir, workDir),
     });
     const targets = [mountTarget];
-    for (const mount of record.mounts) {
-      if (mount.Type === 'tmpfs' || mount.Source === '') continue;
-      // Synchronous lstat walk: a stopped container has no process to race it.
-      const destination = resolveSync(mountTarget, mount.Destination, sys);
-      if (destination === undefined) continue;
-      try {
-        sys.mount({ source: mount.Source, target: destination, fstype: '', flags: ['bind', 'rec'] });
-        targets.push(destination);
+    try {
+      for (const mount of record.mounts) {
+        if (mount.Type === 'tmpfs' || mount.Source === '') continue;
+        // Resolved like any copy path: a destination symlink must not send the bind to the host.
+        const destination = await resolveInRoot(mountTarget, mount.Destination, this.view, { followFinal: true });
+        if (destination.kind === 'missing') continue;
+        sys.mount({ source: mount.Source, target: destination.hostPath, fstype: '', flags: ['bind', 'rec'] });
+        targets.push(destination.hostPath);
         if (!mount.RW) {
-          sys.mount({ source: '', target: destination, fstype: '', flags: ['bind', 'remount', 'rdonly'] });
+          sys.mount({ source: '', target: destination.hostPath, fstype: '', flags: ['bind', 'remount', 'rdonly'] });
         }
-      } catch {
-        // A source removed since the container ran: copy without it, as the container would fail to start.
       }
+    } catch (error) {
+      for (const target of targets.reverse()) sys.umount2(target, ['detach']);
+      throw error;
     }
     return targets;
   }
@@ -416,7 +426,6 @@ async function nodeEntry(name: string, hostPath: string, node: NodeStat): Promis
     case FILE_TYPE.directory:
       return { header: { name: `${name}/`, type: 'directory', ...common } };
     case FILE_TYPE.regular: {
-      const { createReadStream } = await import('node:fs');
       return {
         header: { name, type: 'file', size: node.size, ...common },
         body: () => createReadStream(hostPath, { start: 0, end: Math.max(node.size - 1, 0) }),
@@ -481,33 +490,4 @@ async function kindOf(path: string): Promise<'directory' | 'other' | 'missing'> 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;
   }
-}
-
-/** resolveInRoot's walk, synchronous over SysCalls, for mount destinations; undefined when missing. */
-function resolveSync(root: string, path: string, sys: SysCalls): string | undefined {
-  const queue = path.split('/');
-  const resolved: string[] = [];
-  let hops = 0;
-  while (queue.length > 0) {
-    const component = queue.shift() ?? '';
-    if (component === '' || component === '.') continue;
-    if (component === '..') {
-      resolved.pop();
-      continue;
-    }
-    const hostPath = join(root, ...resolved, component);
-    let node;
-    try {
-      node = sys.lstat(hostPath);
-    } catch {
-      return undefined;
-    }
-    if ((node.mode & FILE_TYPE.mask) === FILE_TYPE.symlink) {
-      hops += 1;
-      if (hops > MAX_SYMLINK_HOPS) return undefined;
-      return undefined;
-    }
-    resolved.push(component);
-  }
-  return join(root, ...resolved);
 }

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { EngineRouter } from '../engine-api/engine-router.js';
 import { encodeFrame } from '../engine-api/stdcopy.js';
+import type { CgroupManager } from '../cgroups/cgroup-manager.js';
 import { filterContainers } from '../containers/container-filters.js';
+import { type StatsSample, sampleStats, statsDocument } from '../containers/container-stats.js';
 import type { ContainerService } from '../containers/container-service.js';
 import { containerInspect, containerSummary } from '../containers/container-views.js';
 import { type LogEntry, parseLogTime, readJsonLog } from '../containers/json-log.js';
@@ -16,6 +18,7 @@ export function registerContainerHandlers(
   router: EngineRouter,
   containers: ContainerService,
   images: ImageService,
+  cgroups: CgroupManager,
 ): void {
   router.handle('POST /containers/create', async (request, reply) => {
     const created = await containers.create(await request.json(), request.query.string('name') || undefined);
@@ -126,6 +129,27 @@ export function registerContainerHandlers(
     });
   });
 
+  router.handle('GET /containers/{id}/stats', async (request, reply) => {
+    const record = containers.get(request.params.id);
+    const stream = request.query.bool('stream', true);
+    const oneShot = request.query.bool('one-shot');
+    const writer = reply.jsonLines();
+    let previous: StatsSample | undefined;
+    if (!stream && !oneShot) {
+      // `docker stats --no-stream` shows CPU percentages, which need two readings: take them 1 s apart.
+      previous = await sampleStats(record, cgroups);
+      await sleep(1000, request.signal);
+    }
+    for (;;) {
+      const current = await sampleStats(record, cgroups);
+      writer.offer(statsDocument(record, current, previous));
+      if (!stream || !isRunning(record.state.status) || request.signal.aborted || writer.closed) return;
+      previous = current;
+      await sleep(1000, request.signal);
+      if (request.signal.aborted) return;
+    }
+  });
+
   router.handle('GET /containers/{id}/changes', async (request, reply) => {
     reply.json(200, await containers.changes(request.params.id));
   });
@@ -231,4 +255,18 @@ async function describeProcess(pid: number): Promise<string[] | undefined> {
   } catch {
     return undefined;
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

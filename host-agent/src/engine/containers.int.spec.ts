@@ -274,6 +274,11 @@ describe('containers through the docker CLI', () => {
     expect(stdout).toContain('30 100');
   });
 
+  it('reports the memory and CPU of a running container with docker stats --no-stream', async () => {
+    const line = await docker('stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'target');
+    expect(line).toMatch(/^target \d+(\.\d+)?[KMG]i?B \/ .+ 1$/);
+  });
+
   it('refuses docker exec in a stopped container', async () => {
     await docker('stop', '-t', '0', 'target');
     const refused = await dockerAll('exec', 'target', 'true');

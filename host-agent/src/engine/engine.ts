@@ -75,7 +75,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     initPath: fileURLToPath(new URL('../../shim/build/skiff-init', import.meta.url)),
   });
   late.containers = containers;
-  registerContainerHandlers(router, containers, images);
+  registerContainerHandlers(router, containers, images, cgroups);
   registerExecHandlers(router, new ExecService(containers, cgroups, shimPath), containers, events);
   system.use({
     containers: {
