@@ -10,6 +10,9 @@ const decorators = swc.vite({ module: { type: 'es6' } });
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
+    // One file at a time across the tiers: the engine's tests make real containers, cgroups and
+    // mounts, and npm start's test runs the whole product; side by side they starve each other.
+    fileParallelism: false,
     projects: [
       {
         plugins: [decorators],

@@ -32,6 +32,11 @@ const children = new Map();
 let database;
 let stopping = false;
 
+// Before anything starts, so that a Ctrl-C at any moment (even as the banner is being read) stops
+// whatever has been started so far.
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
 try {
   ensureDependencies();
   build();
@@ -87,12 +92,11 @@ try {
     ].join('\n') + '\n',
   );
 } catch (error) {
-  process.stderr.write(`npm start failed: ${error.message}\n`);
-  await stopAll(1);
+  if (!stopping) {
+    process.stderr.write(`npm start failed: ${error.message}\n`);
+    await stopAll(1);
+  }
 }
-
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
 
 function startChild(name, args, env, onLine = () => {}) {
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });

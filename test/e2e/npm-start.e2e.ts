@@ -59,7 +59,7 @@ describe('npm start', () => {
 
   it('stops the server, the agent and PostgreSQL on Ctrl-C', async () => {
     const run = runs.at(-1)!;
-    expect(await run.stop('SIGINT')).toBe(0);
+    expect(await run.stop('SIGINT'), run.output()).toBe(0);
     expect(processesMentioning(dataDir)).toEqual([]);
     await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
   }, 60_000);
@@ -75,7 +75,7 @@ describe('npm start', () => {
     const banner = await second.waitForOutput(/Skiff is running\.[\s\S]*Stop: +Ctrl-C/, 90_000);
     expect(banner).toMatch(/password printed on the first start/);
     if (isRoot) expect(banner).toMatch(/Local host: online/);
-    expect(await second.stop('SIGTERM')).toBe(0);
+    expect(await second.stop('SIGTERM'), second.output()).toBe(0);
     expect(processesMentioning(dataDir)).toEqual([]);
   }, 180_000);
 });

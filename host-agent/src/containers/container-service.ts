@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -7,12 +7,13 @@ import { EventEmitter } from 'node:events';
 import type { CgroupLayout } from '../cgroups/cgroup-layout.js';
 import type { CgroupManager } from '../cgroups/cgroup-manager.js';
 import { containerDeviceAccess } from '../cgroups/device-rules.js';
-import { resourcesWithCreateDefaults } from '../cgroups/docker-resources.js';
+import { mergeResourceUpdate, resourcesWithCreateDefaults } from '../cgroups/docker-resources.js';
 import { EngineError, conflict, invalidArgument } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Logger } from '../logger.js';
+import { CAPABILITY_NAMES, type CapabilityName, capabilityNumber } from '../shim/capabilities.js';
 import { dockerInit } from '../shim/docker-init.js';
 import type { CgroupView } from '../shim/docker-filesystem.js';
 import { type ShimAttachment, attachToShim, resizeShim } from '../shim/shim-attach.js';
@@ -106,6 +107,7 @@ export class ContainerService {
   private readonly pendingAttach = new Map<string, ((attachment: ShimAttachment | Error) => void)[]>();
   private readonly busy = new Map<string, Promise<unknown>>();
   private readonly cgroupView: CgroupView;
+  private capabilities: Promise<CapabilityName[]> | undefined;
 
   private constructor(private readonly options: ContainerServiceOptions) {
     this.store = new ContainerStore(join(options.root, 'containers'));
@@ -205,11 +207,22 @@ export class ContainerService {
 
   async start(reference: string): Promise<'ok' | 'noop'> {
     const record = this.store.get(reference);
-    return this.exclusive(record.id, async () => {
-      if (checkTransition(record.state.status, 'start', record.name) === 'noop') return 'noop';
-      await this.launch(record);
-      return 'ok';
+    const outcome = await this.exclusive(record.id, async () => {
+      if (checkTransition(record.state.status, 'start', record.name) === 'noop') return 'noop' as const;
+      try {
+        await this.launch(record);
+      } catch (error) {
+        return { failed: error };
+      }
+      return 'ok' as const;
     });
+    if (typeof outcome === 'object') {
+      // As dockerd does: a --rm container that cannot start is removed (its client waits for that).
+      if (record.request.host.autoRemove)
+        await this.remove(record.id, { force: true, volumes: true }).catch(() => undefined);
+      throw outcome.failed;
+    }
+    return outcome;
   }
 
   async stop(reference: string, timeoutSeconds?: number, signalName?: string): Promise<'ok' | 'noop'> {
@@ -260,6 +273,23 @@ export class ContainerService {
     record.state.status = 'running';
     await this.store.save(record);
     this.publish(record, 'unpause');
+  }
+
+  /** `docker update`: new resource limits, applied at once to a running container and kept for the next start. */
+  async update(reference: string, body: unknown): Promise<{ Warnings: string[] }> {
+    const record = this.store.get(reference);
+    checkTransition(record.state.status, 'update', record.name);
+    const request = parseCreateRequest({ Image: record.imageName, HostConfig: body });
+    const merged = mergeResourceUpdate(record.request.host.resources, request.host.resources);
+    let warnings: string[] = [];
+    if (isRunning(record.state.status)) warnings = await this.options.cgroups.open(record.id).update(merged);
+    if (request.host.restartPolicy.name !== 'no' || (body as { RestartPolicy?: unknown } | null)?.RestartPolicy) {
+      record.request.host.restartPolicy = request.host.restartPolicy;
+    }
+    record.request.host.resources = merged;
+    await this.store.save(record);
+    this.publish(record, 'update');
+    return { Warnings: warnings };
   }
 
   async rename(reference: string, newName: string): Promise<void> {
@@ -442,6 +472,7 @@ export class ContainerService {
       );
       let args = [record.path, ...record.args];
       const plan = buildShimPlan({
+        availableCapabilities: await this.agentCapabilities(),
         request,
         hostname: record.hostname,
         args,
@@ -520,6 +551,15 @@ export class ContainerService {
       await this.store.save(record);
       throw error;
     }
+  }
+
+  /** What "all capabilities" means here: the agent's own bounding set (a host may withhold some, e.g. CAP_SYS_RESOURCE). */
+  private async agentCapabilities(): Promise<CapabilityName[]> {
+    this.capabilities ??= readFile('/proc/self/status', 'utf8').then((status) => {
+      const mask = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
+      return CAPABILITY_NAMES.filter((name) => (mask >> BigInt(capabilityNumber(name))) & 1n);
+    });
+    return this.capabilities;
   }
 
   private async onExit(id: string, status: ShimExitStatus | undefined, failure?: string): Promise<void> {
@@ -648,14 +688,18 @@ export class ContainerService {
 function startFailure(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   if (error instanceof ShimStartError) {
-    const notFound = error.code === 'ENOENT' || error.code === 'EACCES';
-    return new EngineError(
-      notFound ? 'invalid-argument' : 'internal',
-      `failed to start the container: ${error.message}`,
-      { cause: error },
-    );
+    // The docker CLI turns these two wordings into exit codes 127 and 126, as a shell would.
+    if (error.step === 'exec' && error.code === 'ENOENT') {
+      return invalidArgument(
+        `failed to start the container: exec: "${error.path}": executable file not found in $PATH`,
+      );
+    }
+    if (error.step === 'exec' && error.code === 'EACCES') {
+      return invalidArgument(`failed to start the container: exec: "${error.path}": permission denied`);
+    }
+    return new EngineError(error.kind, `failed to start the container: ${error.message}`);
   }
-  return new EngineError('internal', `failed to start the container: ${errorMessage(error)}`, { cause: error });
+  return new EngineError('internal', `failed to start the container: ${errorMessage(error)}`);
 }
 
 async function hostDevice(pathOnHost: string, pathInContainer: string): Promise<ShimDevice> {

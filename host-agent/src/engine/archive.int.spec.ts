@@ -54,6 +54,26 @@ describe('docker cp through the docker CLI', () => {
     }
   };
 
+  /** A PUT as any client may send it, without the docker CLI's own checks. */
+  const rawPut = (container: string, path: string, archive: Buffer) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const put = request(
+        {
+          socketPath: engine.socketPath,
+          method: 'PUT',
+          path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}&noOverwriteDirNonDir=true`,
+          headers: { 'Content-Type': 'text/plain' },
+        },
+        (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      put.on('error', reject);
+      put.end(archive);
+    });
+
   beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error('the container tests need root');
     root = await mkdtemp(join(tmpdir(), 'skiff-archive-'));
@@ -140,10 +160,19 @@ describe('docker cp through the docker CLI', () => {
     const marker = `skiff-cp-marker-${process.pid}`;
     await writeFile(join(work, marker), 'inside only\n');
     await docker('cp', join(work, marker), 'evil:/tmp/evil/');
+    const raw = await rawPut(
+      'evil',
+      '/tmp/evil',
+      await tarBuffer([{ header: { name: `${marker}-raw`, type: 'file' }, body: 'raw' }]),
+    );
+    expect(raw.status).toBe(200);
+    await expect(stat(join('/etc', `${marker}-raw`))).rejects.toThrow(/ENOENT/);
     await expect(stat(join('/etc', marker))).rejects.toThrow(/ENOENT/);
     expect(await stat('/etc').then((info) => info.mtimeMs)).toBe(hostBefore);
     await docker('cp', `evil:/etc/${marker}`, join(work, 'from-etc'));
     expect(await readFile(join(work, 'from-etc'), 'utf8')).toBe('inside only\n');
+    await docker('cp', `evil:/etc/${marker}-raw`, join(work, 'from-etc-raw'));
+    expect(await readFile(join(work, 'from-etc-raw'), 'utf8')).toBe('raw');
     await docker('rm', '-f', 'evil');
   });
 
@@ -161,23 +190,7 @@ describe('docker cp through the docker CLI', () => {
       { header: { name: 'fine', type: 'file' }, body: 'ok' },
       { header: { name: '../../escape', type: 'file' }, body: 'out' },
     ]);
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const put = request(
-        {
-          socketPath: engine.socketPath,
-          method: 'PUT',
-          path: '/v1.41/containers/raw/archive?path=/tmp&noOverwriteDirNonDir=true',
-          headers: { 'Content-Type': 'text/plain' },
-        },
-        (response) => {
-          let body = '';
-          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        },
-      );
-      put.on('error', reject);
-      put.end(archive);
-    });
+    const answer = await rawPut('raw', '/tmp', archive);
     expect(answer.status).toBe(400);
     expect(answer.body).toMatch(/escape/);
     expect((await dockerAll('cp', 'raw:/tmp/fine', join(work, 'fine'))).stderr).toMatch(/Could not find the file/);

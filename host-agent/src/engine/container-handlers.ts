@@ -83,6 +83,10 @@ export function registerContainerHandlers(
     reply.empty(204);
   });
 
+  router.handle('POST /containers/{id}/update', async (request, reply) => {
+    reply.json(200, await containers.update(request.params.id, await request.json()));
+  });
+
   router.handle('POST /containers/{id}/rename', async (request, reply) => {
     const name = request.query.string('name');
     if (!name) throw invalidArgument('name is required: give the new name');

@@ -14,6 +14,7 @@ import { containerSummary } from '../containers/container-views.js';
 import { ExecService } from '../containers/exec-service.js';
 import { ImageService } from '../images/image-service.js';
 import { LibcSysCalls } from '../sys/libc-sys-calls.js';
+import { registerArchiveHandlers } from './archive-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
@@ -76,6 +77,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
+  registerArchiveHandlers(router, containers, images);
   registerExecHandlers(router, new ExecService(containers, cgroups, shimPath), containers, events);
   system.use({
     containers: {

