@@ -158,6 +158,35 @@ describe('more of the engine through docker and dockerode', () => {
     expect(await docker('volume', 'ls', '-q')).not.toContain(volume);
   });
 
+  it('keeps containers running while the agent restarts, and finds them again', async () => {
+    await docker(
+      'run',
+      '-d',
+      '--name',
+      'survivor',
+      'busybox',
+      'sh',
+      '-c',
+      'i=0; while true; do i=$((i+1)); echo n $i; sleep 0.1; done',
+    );
+    await engine.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    engine = await startEngine({
+      root,
+      socketPath: join(root, 'docker.sock'),
+      version: '0.0.0-test',
+      logger: createLogger({ level: 'error', write: () => undefined }),
+    });
+    expect(await docker('ps', '--format', '{{.Names}} {{.State}}')).toBe('survivor running');
+    const lines = (await docker('logs', 'survivor')).split('\n');
+    // No gap and no duplicate: the shim kept writing the log while no agent ran.
+    expect(lines).toEqual(lines.map((_, index) => `n ${index + 1}`));
+    expect(lines.length).toBeGreaterThan(5);
+    await docker('stop', '-t', '1', 'survivor');
+    expect(await docker('inspect', '-f', '{{.State.Status}}', 'survivor')).toBe('exited');
+    await docker('rm', 'survivor');
+  });
+
   it('serves dockerode: create, start, wait, logs and list', async () => {
     const client = new Docker({ socketPath: engine.socketPath });
     const container = await client.createContainer({
