@@ -86,6 +86,18 @@ describe('containers through the docker CLI', () => {
     expect(stdout).toContain('30 100');
   });
 
+  it('gives docker run -it an interactive shell driven through a terminal', async () => {
+    // A person at a terminal: `script` is the terminal, the pipe is the keyboard.
+    const keyboard = "(sleep 1; printf 'echo hello-$((6*7))\\n'; sleep 1; printf 'exit 5\\n'; sleep 1)";
+    const session = `${keyboard} | script -qec "stty rows 30 cols 100; docker run --rm -it busybox sh" /dev/null`;
+    const result = await run('sh', ['-c', session], { env: env(), timeout: 30_000 }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: unknown) => error as { code: number; stdout: string },
+    );
+    expect(result.stdout).toContain('hello-42');
+    expect(result.code).toBe(5);
+  });
+
   it('runs detached, shows it in ps, follows its logs and stops it', async () => {
     const id = await docker(
       'run',
