@@ -298,6 +298,53 @@ describe('containers through the docker CLI', () => {
     await docker('rm', 'target');
   });
 
+  it('filters docker ps by id, name, status, exited code and ancestor', async () => {
+    const ok = await docker('run', '--name', 'ended-ok', 'busybox', 'true');
+    expect(ok).toBe('');
+    await dockerAll('run', '--name', 'ended-bad', 'busybox', 'sh', '-c', 'exit 2');
+    const badId = await docker('inspect', '-f', '{{.Id}}', 'ended-bad');
+    const names = async (...filters: string[]) =>
+      (await docker('ps', '-a', '--format', '{{.Names}}', ...filters.flatMap((filter) => ['--filter', filter])))
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    expect(await names('status=exited')).toEqual(['ended-bad', 'ended-ok']);
+    expect(await names('exited=2')).toEqual(['ended-bad']);
+    expect(await names(`id=${badId.slice(0, 12)}`)).toEqual(['ended-bad']);
+    expect(await names('name=ended-o')).toEqual(['ended-ok']);
+    expect(await names('ancestor=busybox', 'exited=0')).toEqual(['ended-ok']);
+    expect((await dockerAll('ps', '--filter', 'status=sleeping')).stderr).toMatch(/invalid filter/);
+    await docker('rm', 'ended-ok', 'ended-bad');
+  });
+
+  it('shows logs with timestamps, since and until', async () => {
+    await docker('run', '--name', 'stamped', 'busybox', 'sh', '-c', 'echo first; sleep 1.2; echo second');
+    const stamped = await docker('logs', '--timestamps', 'stamped');
+    expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z first\n\S+ second$/);
+    const secondAt = stamped.split('\n')[1]!.split(' ')[0]!;
+    expect(await docker('logs', '--since', secondAt, 'stamped')).toBe('second');
+    expect(await docker('logs', '--until', secondAt, 'stamped')).toBe('first');
+    await docker('rm', 'stamped');
+  });
+
+  it('publishes container events that docker events shows', async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    await docker('run', '--rm', '--name', 'eventful', 'busybox', 'true');
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const events = await docker(
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'container=eventful',
+      '--format',
+      '{{.Type}} {{.Action}}',
+    );
+    expect(events.split('\n')).toEqual(['container create', 'container start', 'container die', 'container destroy']);
+  });
+
   it('answers a missing image with No such image', async () => {
     const result = await dockerAll('create', 'nothere:1');
     expect(result.stderr).toMatch(/No such image/i);
