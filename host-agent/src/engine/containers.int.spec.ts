@@ -321,7 +321,7 @@ describe('containers through the docker CLI', () => {
     await docker('run', '--name', 'stamped', 'busybox', 'sh', '-c', 'echo first; sleep 1.2; echo second');
     const stamped = await docker('logs', '--timestamps', 'stamped');
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z first\n\S+ second$/);
-    const secondAt = stamped.split('\n')[1]!.split(' ')[0]!;
+    const secondAt = stamped.split('\n')[1].split(' ')[0];
     expect(await docker('logs', '--since', secondAt, 'stamped')).toBe('second');
     expect(await docker('logs', '--until', secondAt, 'stamped')).toBe('first');
     await docker('rm', 'stamped');
