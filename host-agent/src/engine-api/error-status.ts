@@ -1,29 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { ErrorKind } from '@skiff/protocol';
+import { type ErrorKind, HTTP_STATUS_OF_ERROR_KIND } from '@skiff/protocol';
 import { EngineError } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { Logger } from '../logger.js';
 
-/** The one place where an error's kind becomes an HTTP status of the Engine API. */
+/** The one place where an error's kind becomes an HTTP status of the Engine API (the table is the protocol's). */
 export function statusOfErrorKind(kind: ErrorKind): number {
-  switch (kind) {
-    case 'invalid-argument':
-      return 400;
-    case 'unauthenticated':
-      return 401;
-    case 'forbidden':
-      return 403;
-    case 'not-found':
-      return 404;
-    case 'conflict':
-      return 409;
-    case 'too-many-requests':
-      return 429;
-    case 'unavailable':
-      return 503;
-    case 'internal':
-      return 500;
-  }
+  return HTTP_STATUS_OF_ERROR_KIND[kind];
 }
 
 /** What a client is told about a failure: `{"message": …}` under the status of its kind. */

@@ -1,25 +1,8 @@
-import type { ErrorKind } from '@skiff/protocol';
+import { type ErrorKind, HTTP_STATUS_OF_ERROR_KIND } from '@skiff/protocol';
 
-/** The one place where an error kind becomes an HTTP status. */
+/** The one place where an error kind becomes an HTTP status (the table is shared with the agent). */
 export function httpStatusOf(kind: ErrorKind): number {
-  switch (kind) {
-    case 'invalid-argument':
-      return 400;
-    case 'unauthenticated':
-      return 401;
-    case 'forbidden':
-      return 403;
-    case 'not-found':
-      return 404;
-    case 'conflict':
-      return 409;
-    case 'too-many-requests':
-      return 429;
-    case 'unavailable':
-      return 503;
-    case 'internal':
-      return 500;
-  }
+  return HTTP_STATUS_OF_ERROR_KIND[kind];
 }
 
 export function errorKindOfStatus(status: number): ErrorKind {
