@@ -1,65 +1,24 @@
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BusyboxImage, buildBusyboxImage } from '../../../test/support/busybox-image.js';
-import type { ContainerRecord } from '../containers/container-record.js';
-import type { ContainerService } from '../containers/container-service.js';
-import { notFound } from '../engine-error.js';
-import { createLogger } from '../logger.js';
+import { TestEngine } from '../../../test/support/test-engine.js';
 import { tarBuffer } from '../snapshots/tar-packer.js';
-import { registerArchiveHandlers } from './archive-handlers.js';
-import { type RunningEngine, startEngine } from './engine.js';
-
-const run = promisify(execFile);
-
-/** The engine's container records as it last wrote them, looked up by id, name or id prefix. */
-function recordsOnDisk(directory: string): Pick<ContainerService, 'get'> {
-  return {
-    get(reference) {
-      for (const id of readdirSync(directory)) {
-        let record: ContainerRecord;
-        try {
-          record = JSON.parse(readFileSync(join(directory, id, 'container.json'), 'utf8')) as ContainerRecord;
-        } catch {
-          continue;
-        }
-        if (record.id.startsWith(reference) || record.name === reference.replace(/^\//, '')) return record;
-      }
-      throw notFound(`No such container: ${reference}`);
-    },
-  };
-}
 
 /** `docker cp` both ways, through the real docker CLI against the engine's socket. */
 describe('docker cp through the docker CLI', () => {
+  let fixture: TestEngine;
   let root: string;
   let work: string;
-  let engine: RunningEngine;
-  let busybox: BusyboxImage;
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${engine.socketPath}` });
-  const docker = async (...args: string[]) =>
-    (await run('docker', args, { env: env(), timeout: 30_000 })).stdout.trim();
-  const dockerAll = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run('docker', args, { env: env(), timeout: 30_000 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  };
+  const docker = (...args: string[]) => fixture.docker(...args);
+  const dockerAll = (...args: string[]) => fixture.dockerAll(...args);
 
   /** A PUT as any client may send it, without the docker CLI's own checks. */
   const rawPut = (container: string, path: string, archive: Buffer) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const put = request(
         {
-          socketPath: engine.socketPath,
+          socketPath: fixture.engine.socketPath,
           method: 'PUT',
           path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}&noOverwriteDirNonDir=true`,
           headers: { 'Content-Type': 'text/plain' },
@@ -75,32 +34,12 @@ describe('docker cp through the docker CLI', () => {
     });
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('the container tests need root');
-    root = await mkdtemp(join(tmpdir(), 'skiff-archive-'));
+    fixture = await TestEngine.start({ busybox: true });
+    root = fixture.root;
     work = join(root, 'work');
     await mkdir(work);
-    engine = await startEngine({
-      root,
-      socketPath: join(root, 'docker.sock'),
-      version: '0.0.0-test',
-      logger: createLogger({ level: 'error', write: () => undefined }),
-    });
-    // Until engine.ts registers the archive routes, the test adds them over the records on disk.
-    if (!engine.router.lookup('PUT /containers/{id}/archive')) {
-      registerArchiveHandlers(engine.router, recordsOnDisk(join(root, 'containers')));
-    }
-    busybox = await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' });
-    await docker('load', '--input', busybox.archivePath);
   });
-  afterAll(async () => {
-    if (engine) {
-      const ids = await docker('ps', '-aq').catch(() => '');
-      if (ids) await docker('rm', '-f', ...ids.split('\n')).catch(() => undefined);
-      await engine.close();
-    }
-    await busybox?.cleanup();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   it('copies a file into a created container and back out', async () => {
     await docker('create', '--name', 'fresh', 'busybox', 'true');

@@ -1,46 +1,26 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BusyboxImage, buildBusyboxImage, busyboxRootfsTar } from '../../../test/support/busybox-image.js';
-import { createLogger } from '../logger.js';
-import { type RunningEngine, startEngine } from './engine.js';
+import { busyboxRootfsTar } from '../../../test/support/busybox-image.js';
+import { TestEngine } from '../../../test/support/test-engine.js';
 
 const run = promisify(execFile);
 
 /** Options of docker run beyond the basics, docker update, attach, and a Docker library (dockerode). */
 describe('more of the engine through docker and dockerode', () => {
+  let fixture: TestEngine;
   let root: string;
-  let engine: RunningEngine;
-  let busybox: BusyboxImage;
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${engine.socketPath}` });
-  const docker = async (...args: string[]) =>
-    (await run('docker', args, { env: env(), timeout: 30_000 })).stdout.trim();
+  const env = () => fixture.env();
+  const docker = (...args: string[]) => fixture.docker(...args);
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('the container tests need root');
-    root = await mkdtemp(join(tmpdir(), 'skiff-containers-more-'));
-    engine = await startEngine({
-      root,
-      socketPath: join(root, 'docker.sock'),
-      version: '0.0.0-test',
-      logger: createLogger({ level: 'error', write: () => undefined }),
-    });
-    busybox = await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' });
-    await docker('load', '--input', busybox.archivePath);
+    fixture = await TestEngine.start({ busybox: true });
+    root = fixture.root;
   });
-  afterAll(async () => {
-    if (engine) {
-      const ids = await docker('ps', '-aq').catch(() => '');
-      if (ids) await docker('rm', '-f', '-v', ...ids.split('\n')).catch(() => undefined);
-      await engine.close();
-    }
-    await busybox?.cleanup();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   it('keeps the root filesystem read-only with --read-only, tmpfs mounts still writable', async () => {
     const out = await docker(
@@ -169,14 +149,7 @@ describe('more of the engine through docker and dockerode', () => {
       '-c',
       'i=0; while true; do i=$((i+1)); echo n $i; sleep 0.1; done',
     );
-    await engine.close();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    engine = await startEngine({
-      root,
-      socketPath: join(root, 'docker.sock'),
-      version: '0.0.0-test',
-      logger: createLogger({ level: 'error', write: () => undefined }),
-    });
+    await fixture.restart(800);
     expect(await docker('ps', '--format', '{{.Names}} {{.State}}')).toBe('survivor running');
     const lines = (await docker('logs', 'survivor')).split('\n');
     // No gap and no duplicate: the shim kept writing the log while no agent ran.
@@ -188,7 +161,7 @@ describe('more of the engine through docker and dockerode', () => {
   });
 
   it('serves dockerode: create, start, wait, logs and list', async () => {
-    const client = new Docker({ socketPath: engine.socketPath });
+    const client = new Docker({ socketPath: fixture.engine.socketPath });
     const container = await client.createContainer({
       Image: 'busybox',
       Cmd: ['sh', '-c', 'echo from-dockerode'],

@@ -1,55 +1,26 @@
 import { execFile, spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BusyboxImage, buildBusyboxImage } from '../../../test/support/busybox-image.js';
-import { createLogger } from '../logger.js';
-import { type RunningEngine, startEngine } from './engine.js';
+import { TestEngine } from '../../../test/support/test-engine.js';
 
 const run = promisify(execFile);
 
 /** Containers as a user runs them: the real docker CLI against the engine's socket, on a busybox image. */
 describe('containers through the docker CLI', () => {
+  let fixture: TestEngine;
   let root: string;
-  let engine: RunningEngine;
-  let busybox: BusyboxImage;
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${engine.socketPath}` });
-  const docker = async (...args: string[]) =>
-    (await run('docker', args, { env: env(), timeout: 30_000 })).stdout.trim();
-  const dockerAll = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run('docker', args, { env: env(), timeout: 30_000 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  };
+  const env = () => fixture.env();
+  const docker = (...args: string[]) => fixture.docker(...args);
+  const dockerAll = (...args: string[]) => fixture.dockerAll(...args);
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) throw new Error('the container tests need root');
-    root = await mkdtemp(join(tmpdir(), 'skiff-containers-'));
-    engine = await startEngine({
-      root,
-      socketPath: join(root, 'docker.sock'),
-      version: '0.0.0-test',
-      logger: createLogger({ level: 'error', write: () => undefined }),
-    });
-    busybox = await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' });
-    await docker('load', '--input', busybox.archivePath);
+    fixture = await TestEngine.start({ busybox: true });
+    root = fixture.root;
   });
-  afterAll(async () => {
-    if (engine) {
-      const ids = await docker('ps', '-aq').catch(() => '');
-      if (ids) await docker('rm', '-f', ...ids.split('\n')).catch(() => undefined);
-      await engine.close();
-    }
-    await busybox?.cleanup();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   it('runs docker run --rm busybox echo hi and prints hi', async () => {
     expect(await docker('run', '--rm', 'busybox', 'echo', 'hi')).toBe('hi');
