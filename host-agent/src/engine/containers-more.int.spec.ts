@@ -160,6 +160,41 @@ describe('more of the engine through docker and dockerode', () => {
     await docker('rm', 'survivor');
   });
 
+  it('publishes image and volume events, and streams stats until stopped', async () => {
+    // `since` counts whole seconds: start in a second of its own, after the set-up's events.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+    const since = String(Math.floor(Date.now() / 1000));
+    await docker('volume', 'create', 'evented');
+    await docker('volume', 'rm', 'evented');
+    await docker('tag', 'busybox', 'busybox:evented');
+    await docker('rmi', 'busybox:evented');
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const events = await docker(
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'type=volume',
+      '--filter',
+      'type=image',
+      '--format',
+      '{{.Type}} {{.Action}}',
+    );
+    expect(events.split('\n')).toEqual(['volume create', 'volume destroy', 'image tag', 'image untag']);
+
+    await docker('run', '-d', '--name', 'streamed', 'busybox', 'sleep', '60');
+    const stats = spawn('docker', ['stats', '--format', '{{.Name}} {{.PIDs}}', 'streamed'], { env: fixture.env() });
+    let seen = '';
+    stats.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    stats.kill('SIGKILL');
+    // The CLI redraws the table once per reading: several readings arrived.
+    expect(seen.match(/streamed 1/g)?.length).toBeGreaterThanOrEqual(2);
+    await docker('rm', '-f', 'streamed');
+  });
+
   it('serves dockerode: create, start, wait, logs and list', async () => {
     const client = new Docker({ socketPath: fixture.engine.socketPath });
     const container = await client.createContainer({
