@@ -5,7 +5,7 @@ import { registerSystemHandlers } from '../engine-api/system-handlers.js';
 import { SystemInfo } from '../engine-api/system-info.js';
 import { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
-import { MountCommandMounter } from '../volumes/mount-command-mounter.js';
+import { SysVolumeMounter } from '../volumes/sys-volume-mounter.js';
 import { VolumeStore } from '../volumes/volume-store.js';
 import { fileURLToPath } from 'node:url';
 import { openCgroupManager } from '../cgroups/open-cgroup-manager.js';
@@ -47,16 +47,17 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
 
   // Images and volumes ask the containers whether they are in use; the containers need both.
   const late: { containers?: ContainerService } = {};
+  const sys = new LibcSysCalls();
   const images = await ImageService.open({
     root,
-    sys: new LibcSysCalls(),
+    sys,
     isImageInUse: (imageId) => late.containers?.imageUser(imageId),
   });
   registerImageHandlers(router, images, events);
 
   const volumes = await VolumeStore.open({
     root,
-    mounter: new MountCommandMounter(),
+    mounter: new SysVolumeMounter(sys),
     logger,
     usedBy: (name) => late.containers?.usersOfVolume(name) ?? [],
   });

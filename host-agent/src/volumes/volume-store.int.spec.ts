@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MountCommandMounter, mountPoints } from './mount-command-mounter.js';
+import { LibcSysCalls } from '../sys/libc-sys-calls.js';
+import { SysVolumeMounter, mountPoints } from './sys-volume-mounter.js';
 import { VolumeStore } from './volume-store.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -23,7 +24,7 @@ describe.runIf(isRoot)(`${VolumeStore.name} with real mounts`, () => {
 
   beforeEach(async () => {
     base = mkdtempSync(join(tmpdir(), 'skiff-volumes-int-'));
-    store = await VolumeStore.open({ root: join(base, 'state'), mounter: new MountCommandMounter() });
+    store = await VolumeStore.open({ root: join(base, 'state'), mounter: new SysVolumeMounter(new LibcSysCalls()) });
   });
   afterEach(async () => {
     // Deepest first; lazily, so that a failed test cannot leave anything mounted.
@@ -104,7 +105,10 @@ describe.runIf(isRoot)(`${VolumeStore.name} with real mounts`, () => {
     await store.create({ name: 'kept', driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } });
     await store.mountFor('kept', 'c1');
 
-    const restarted = await VolumeStore.open({ root: join(base, 'state'), mounter: new MountCommandMounter() });
+    const restarted = await VolumeStore.open({
+      root: join(base, 'state'),
+      mounter: new SysVolumeMounter(new LibcSysCalls()),
+    });
     await restarted.mountFor('kept', 'c1');
     expect(await mountsUnder(base)).toEqual([data('kept')]);
 
