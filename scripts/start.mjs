@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build, ensureDependencies, root, say } from './lib/workspace.mjs';
+import { build, ensureDebianPackages, ensureDependencies, root, say } from './lib/workspace.mjs';
 
 const HELP = `Usage: npm start
 
@@ -39,6 +39,8 @@ process.on('SIGTERM', () => void stopAll(0));
 
 try {
   ensureDependencies();
+  // The engine's C helper is compiled here; only root runs the engine.
+  if (isRoot) ensureDebianPackages(['gcc', 'libc6-dev']);
   build();
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   takeLock();

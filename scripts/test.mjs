@@ -24,7 +24,13 @@ let status = 1;
 try {
   ensureDependencies();
   // The engine's tests drive the real docker CLI; Debian's docker.io brings it where it is missing.
-  ensureDebianPackages(['chromium', 'busybox-static', ...(hasCommand('docker') ? [] : ['docker.io'])]);
+  ensureDebianPackages([
+    'gcc',
+    'libc6-dev',
+    'chromium',
+    'busybox-static',
+    ...(hasCommand('docker') ? [] : ['docker.io']),
+  ]);
   build();
   mkdirSync(resultsDir, { recursive: true });
   rmSync(resultsFile, { force: true });
