@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { sleepUnlessAborted } from './abortable-sleep.js';
 
 /** One line of Docker's json-file log, as skiff-shim writes them. */
 export interface LogEntry {
@@ -62,7 +63,7 @@ export async function* readJsonLog(path: string, query: LogQuery): AsyncGenerato
       }
       // Read once more after the container stopped, so its last lines are not lost.
       if (!running) return;
-      await sleep(pollMs, query.signal);
+      await sleepUnlessAborted(pollMs, query.signal);
     }
   } finally {
     await handle.close();
@@ -114,18 +115,4 @@ export function parseLogTime(value: string, now = Date.now()): number | undefine
   }
   const parsed = rfc3339Seconds(value);
   return Number.isNaN(parsed) ? undefined : parsed;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

@@ -12,6 +12,7 @@ import { isRunning } from '../containers/container-state.js';
 import { invalidArgument } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { ImageService } from '../images/image-service.js';
+import { sleepUnlessAborted } from '../containers/abortable-sleep.js';
 
 /** The container routes of the Engine API. */
 export function registerContainerHandlers(
@@ -142,14 +143,14 @@ export function registerContainerHandlers(
     if (!stream && !oneShot) {
       // `docker stats --no-stream` shows CPU percentages, which need two readings: take them 1 s apart.
       previous = await sampleStats(record, cgroups);
-      await sleep(1000, request.signal);
+      await sleepUnlessAborted(1000, request.signal);
     }
     for (;;) {
       const current = await sampleStats(record, cgroups);
       writer.offer(statsDocument(record, current, previous));
       if (!stream || !isRunning(record.state.status) || request.signal.aborted || writer.closed) return;
       previous = current;
-      await sleep(1000, request.signal);
+      await sleepUnlessAborted(1000, request.signal);
       if (request.signal.aborted) return;
     }
   });
@@ -259,18 +260,4 @@ async function describeProcess(pid: number): Promise<string[] | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
