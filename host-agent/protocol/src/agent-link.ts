@@ -1,5 +1,6 @@
 import type { ErrorBody } from './error-kind.js';
 import type { HostInventory } from './host.js';
+import type { EngineCallAgentEvents, EngineCallServerEvents, StreamFrameEvents } from './link-streams.js';
 
 /** The Socket.IO namespace agents dial into. */
 export const AGENT_NAMESPACE = '/agents';
@@ -46,14 +47,14 @@ export interface AuthResponse {
 export type AuthResult = { ok: true; hostId: string; name: string } | { ok: false; error: ErrorBody };
 
 /** Events the server sends to an agent. */
-export interface ServerToAgentEvents {
+export interface ServerToAgentEvents extends StreamFrameEvents, EngineCallServerEvents {
   'auth.challenge': (challenge: AuthChallenge) => void;
   /** The host was revoked or its key no longer accepted: the agent must stop reconnecting. */
   'auth.revoked': (error: ErrorBody) => void;
 }
 
 /** Events an agent sends to the server. */
-export interface AgentToServerEvents {
+export interface AgentToServerEvents extends StreamFrameEvents, EngineCallAgentEvents {
   'auth.response': (response: AuthResponse, ack: (result: AuthResult) => void) => void;
   heartbeat: (inventory: HostInventory) => void;
 }

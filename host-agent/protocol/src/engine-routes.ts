@@ -1,9 +1,13 @@
+import type { Permission } from './permissions.js';
+
 /**
  * The Docker Engine API routes Skiff serves: one table read by the agent's router (which answers
  * a route missing from it with 404) and by the server's proxy (which checks the permission and
  * writes the audit record before forwarding).
  */
 
+/** The permissions engine routes need: every host-scoped one but `container.privileged` and
+ * `host.manage`, which the proxy checks from a request's body and the server's own routes. */
 export const ENGINE_PERMISSIONS = [
   'host.view',
   'container.view',
@@ -17,7 +21,7 @@ export const ENGINE_PERMISSIONS = [
   'volume.manage',
   'network.view',
   'network.manage',
-] as const;
+] as const satisfies readonly Permission[];
 
 export type EnginePermission = (typeof ENGINE_PERMISSIONS)[number];
 

@@ -30,4 +30,6 @@ export interface ErrorBody {
   message: string;
   /** Set on `internal` errors: the id under which the server logged the details. */
   correlationId?: string;
+  /** Set on a sign-in of an account with two-factor login that lacks a right TOTP code. */
+  totpRequired?: boolean;
 }
