@@ -5,7 +5,9 @@ import {
   enrolmentPayload,
   type AgentToServerEvents,
   type AuthResult,
+  type EngineCallHead,
   type EnrolRequest,
+  type ErrorBody,
   type ServerToAgentEvents,
 } from '@skiff/protocol';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
@@ -14,7 +16,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEngine } from './engine/engine.js';
 import { runAgent, type AgentOptions } from './agent.js';
@@ -34,6 +36,11 @@ class FakeServer {
   readonly authenticated: string[] = [];
   enrolAnswer: { status: number; body: unknown } | undefined;
   revokeOnConnect = false;
+  /** What agents answered to engine calls, by stream number. */
+  readonly heads = new Map<number, EngineCallHead>();
+  readonly resets = new Map<number, ErrorBody | null>();
+  readonly bodies = new Map<number, string>();
+  private readonly sockets: Array<Socket<AgentToServerEvents, ServerToAgentEvents>> = [];
 
   private readonly http: HttpServer;
   private readonly io: Server<AgentToServerEvents, ServerToAgentEvents>;
@@ -51,6 +58,11 @@ class FakeServer {
     this.io = new Server(this.http, { transports: ['websocket'] });
     this.io.of(AGENT_NAMESPACE).on('connection', (socket) => {
       const nonce = randomBytes(16).toString('base64url');
+      socket.on('engine.head', (head) => this.heads.set(head.stream, head));
+      socket.on('stream.reset', (id, error) => this.resets.set(id, error));
+      socket.on('stream.data', (id, chunk) =>
+        this.bodies.set(id, (this.bodies.get(id) ?? '') + Buffer.from(chunk).toString()),
+      );
       socket.on('auth.response', (response, ack) => {
         const host = this.hosts.get(response.hostId);
         const valid =
@@ -62,6 +74,7 @@ class FakeServer {
         ack(result);
         if (!valid) return;
         this.authenticated.push(response.hostId);
+        this.sockets.push(socket);
         if (this.revokeOnConnect) {
           socket.emit('auth.revoked', { kind: 'forbidden', message: `host ${host.name} was revoked` });
           socket.disconnect(true);
@@ -69,6 +82,11 @@ class FakeServer {
       });
       socket.emit('auth.challenge', { nonce });
     });
+  }
+
+  /** Asks the last authenticated agent for an Engine API GET on stream `stream`. */
+  callEngine(stream: number, path: string): void {
+    this.sockets.at(-1)?.emit('engine.call', { stream, method: 'GET', path, headers: {}, body: false, upgrade: false });
   }
 
   async listen(): Promise<string> {
@@ -119,6 +137,7 @@ describe('runAgent', () => {
   });
 
   const identityPath = (): string => join(root, 'plane', 'identity.json');
+  const engineSocket = (): string => join(root, 'engine.sock');
   const output = (): string => lines.join('');
 
   function start(options: Partial<AgentOptions>): { exit: Promise<ExitCode>; stop: () => void } {
@@ -130,8 +149,9 @@ describe('runAgent', () => {
         signal: controller.signal,
         enrolment: { backoff: new Backoff({ initialDelayMs: 10, maxDelayMs: 50, randomization: 0 }) },
         link: { heartbeatIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 100, randomization: 0 } },
-        // The link is under test here; the engine has tests of its own.
-        startEngine: () => Promise.resolve({ close: () => Promise.resolve() } as unknown as RunningEngine),
+        // The link is under test here; the engine has tests of its own. Its socket is whatever listens there.
+        startEngine: () =>
+          Promise.resolve({ socketPath: engineSocket(), close: () => Promise.resolve() } as unknown as RunningEngine),
       },
     );
     return { exit, stop: () => controller.abort() };
@@ -203,6 +223,43 @@ describe('runAgent', () => {
     expect(await start({ joinToken: 'skj_1' }).exit).toBe(ExitCode.Failure);
 
     expect(output()).toContain(`cannot use plane identity ${identityPath()}: it is not valid JSON`);
+  });
+
+  const asRoot = process.getuid?.() === 0;
+
+  it.runIf(asRoot)("answers the server's engine calls from the engine's socket once connected", async () => {
+    const engine = createServer((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '2' }).end('OK');
+    });
+    await new Promise<void>((resolve) => engine.listen(engineSocket(), resolve));
+    const agent = start({ joinToken: 'skj_1' });
+    try {
+      await waitFor(() => server.authenticated.length === 1);
+
+      server.callEngine(1, '/v1.41/_ping');
+
+      await waitFor(() => server.bodies.get(1) === 'OK');
+      expect(server.heads.get(1)).toMatchObject({ stream: 1, status: 200, upgraded: false });
+    } finally {
+      agent.stop();
+      await agent.exit;
+      await new Promise((resolve) => engine.close(resolve));
+    }
+  });
+
+  it.runIf(!asRoot)("refuses the server's engine calls as unavailable when it runs no engine", async () => {
+    const agent = start({ joinToken: 'skj_1' });
+    await waitFor(() => server.authenticated.length === 1);
+
+    server.callEngine(1, '/v1.41/_ping');
+
+    await waitFor(() => server.resets.has(1));
+    expect(server.resets.get(1)).toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/not running as root/),
+    });
+    agent.stop();
+    expect(await agent.exit).toBe(ExitCode.Ok);
   });
 
   it('stops with 0 while still waiting for the server to accept the enrolment', async () => {

@@ -4,6 +4,7 @@ import { agentVersion } from './agent-version.js';
 import { type EngineOptions, type RunningEngine, startEngine } from './engine/engine.js';
 import { ExitCode } from './exit-code.js';
 import type { Logger } from './logger.js';
+import { EngineDoor } from './plane/engine-door.js';
 import { EnrolmentFailedError, EnrolmentRefusedError, enrol, type EnrolOptions } from './plane/enrolment.js';
 import type { HostKey } from './plane/host-key.js';
 import { IdentityFileError, IdentityStore, type PlaneIdentity } from './plane/identity-store.js';
@@ -69,14 +70,18 @@ export async function runAgent(options: AgentOptions, environment: AgentEnvironm
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       return ExitCode.Ok;
     }
-    return await runLink({ ...options, server: options.server }, environment);
+    return await runLink({ ...options, server: options.server }, environment, engine);
   } finally {
     await engine?.close();
   }
 }
 
-/** Enrols the host if it has no host id yet, then keeps the link up. */
-async function runLink(options: AgentOptions & { server: string }, environment: AgentEnvironment): Promise<ExitCode> {
+/** Enrols the host if it has no host id yet, then keeps the link up, serving the server's engine calls. */
+async function runLink(
+  options: AgentOptions & { server: string },
+  environment: AgentEnvironment,
+  engine: RunningEngine | undefined,
+): Promise<ExitCode> {
   const { logger, signal } = environment;
   const store = new IdentityStore(options.root, { logger });
 
@@ -106,6 +111,7 @@ async function runLink(options: AgentOptions & { server: string }, environment: 
     hostId: enrolled.hostId,
     key,
     collectInventory: () => collectInventory(environment.inventorySources ?? HOST_INVENTORY_SOURCES),
+    door: new EngineDoor({ socketPath: engine?.socketPath, logger }),
     logger,
     ...environment.link,
   });

@@ -4,6 +4,9 @@ import {
   type AgentToServerEvents,
   type AuthResponse,
   type AuthResult,
+  type EngineCall,
+  type EngineCallHead,
+  type ErrorBody,
   type HostInventory,
   type ServerToAgentEvents,
 } from '@skiff/protocol';
@@ -15,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
 import { HostKey } from './host-key.js';
 import { PlaneLink, type LinkOutcome, type PlaneLinkOptions } from './plane-link.js';
+import type { DoorRequests, PlaneDoor, PlaneSession } from './plane-session.js';
 
 type AgentSide = Socket<AgentToServerEvents, ServerToAgentEvents>;
 
@@ -29,6 +33,9 @@ interface Connection {
   response?: AuthResponse;
   authenticatedAt?: number;
   heartbeats: Array<{ at: number; inventory: HostInventory }>;
+  heads: EngineCallHead[];
+  resets: Array<[number, ErrorBody | null]>;
+  data: Array<[number, string]>;
 }
 
 /**
@@ -42,6 +49,8 @@ class FakePlane {
       ? { ok: true, hostId: 'host-1', name: 'web-1' }
       : { ok: false, error: { kind: 'unauthenticated', message: 'bad signature' } };
   challengeDelayMs = 0;
+  /** Sends an engine call on every connection before its challenge. */
+  callBeforeChallenge: EngineCall | undefined;
 
   private constructor(
     private readonly http: HttpServer,
@@ -71,9 +80,20 @@ class FakePlane {
   }
 
   private accept(socket: AgentSide): void {
-    const connection: Connection = { socket, nonce: randomBytes(16).toString('base64url'), heartbeats: [] };
+    const connection: Connection = {
+      socket,
+      nonce: randomBytes(16).toString('base64url'),
+      heartbeats: [],
+      heads: [],
+      resets: [],
+      data: [],
+    };
     this.connections.push(connection);
     socket.on('heartbeat', (inventory) => connection.heartbeats.push({ at: Date.now(), inventory }));
+    socket.on('engine.head', (head) => connection.heads.push(head));
+    socket.on('stream.reset', (id, error) => connection.resets.push([id, error]));
+    socket.on('stream.data', (id, chunk) => connection.data.push([id, Buffer.from(chunk).toString()]));
+    if (this.callBeforeChallenge) socket.emit('engine.call', this.callBeforeChallenge);
     socket.on('auth.response', (response, ack) => {
       connection.response = response;
       const valid = verifiesWith(
@@ -109,6 +129,28 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const CALL: EngineCall = { stream: 7, method: 'GET', path: '/v1.41/_ping', headers: {}, body: false, upgrade: false };
+
+/** A door that answers every call with a 200 head and echoes stream data back, recording what it saw. */
+class RecordingDoor implements PlaneDoor {
+  readonly sessions: PlaneSession[] = [];
+  readonly calls: EngineCall[] = [];
+
+  open(session: PlaneSession): DoorRequests {
+    this.sessions.push(session);
+    return {
+      'engine.call': (call) => {
+        this.calls.push(call);
+        session.emit('engine.head', { stream: call.stream, status: 200, headers: {}, upgraded: false });
+      },
+      'stream.data': (id, chunk) => session.emit('stream.data', id, chunk),
+      'stream.end': () => undefined,
+      'stream.credit': () => undefined,
+      'stream.reset': () => undefined,
+    };
+  }
+}
 
 describe(PlaneLink.name, () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -263,6 +305,60 @@ describe(PlaneLink.name, () => {
     const { outcome } = startLink(plane.url, HostKey.generate());
 
     await expect(outcome).resolves.toMatchObject({ kind: 'revoked', error: { kind: 'unauthenticated' } });
+  });
+
+  it("hands the server's engine calls and stream frames to its door once authenticated", async () => {
+    const key = HostKey.generate();
+    const plane = await startPlane(key);
+    const door = new RecordingDoor();
+    startLink(plane.url, key, { door });
+    await waitFor(() => plane.authenticated.length === 1);
+    const [connection] = plane.connections;
+
+    connection?.socket.emit('engine.call', CALL);
+    connection?.socket.emit('stream.data', 7, Buffer.from('ping'));
+
+    await waitFor(() => (connection?.data.length ?? 0) === 1);
+    expect(door.calls).toEqual([CALL]);
+    expect(connection?.heads).toEqual([{ stream: 7, status: 200, headers: {}, upgraded: false }]);
+    expect(connection?.data).toEqual([[7, 'ping']]);
+  });
+
+  it.each([
+    ['before the link is authenticated', true, 'the agent has not finished authenticating its link'],
+    ['without a door', false, 'this agent serves no Engine API calls'],
+  ])('refuses an engine call made %s as unavailable', async (_when, withDoor, message) => {
+    const key = HostKey.generate();
+    const plane = await startPlane(key);
+    plane.callBeforeChallenge = withDoor ? CALL : undefined;
+    const door = new RecordingDoor();
+    startLink(plane.url, key, withDoor ? { door } : {});
+    await waitFor(() => plane.authenticated.length === 1);
+    if (!withDoor) plane.connections[0]?.socket.emit('engine.call', CALL);
+
+    await waitFor(() => (plane.connections[0]?.resets.length ?? 0) === 1);
+    expect(plane.connections[0]?.resets).toEqual([[7, { kind: 'unavailable', message }]]);
+    expect(door.calls).toEqual([]);
+  });
+
+  it("closes the door's session when the connection drops, and opens a new one on the next", async () => {
+    const key = HostKey.generate();
+    const plane = await startPlane(key);
+    const door = new RecordingDoor();
+    startLink(plane.url, key, { door });
+    await waitFor(() => plane.authenticated.length === 1);
+    const [first] = door.sessions;
+
+    plane.connections[0]?.socket.disconnect(true);
+    await waitFor(() => first?.closed.aborted === true);
+    first?.emit('stream.data', 3, Buffer.from('stale'));
+    await waitFor(() => plane.authenticated.length === 2);
+    plane.connections[1]?.socket.emit('stream.data', 4, Buffer.from('fresh'));
+
+    await waitFor(() => (plane.connections[1]?.data.length ?? 0) === 1);
+    expect(door.sessions).toHaveLength(2);
+    expect(door.sessions[1]?.closed.aborted).toBe(false);
+    expect(plane.connections[1]?.data).toEqual([[4, 'fresh']]);
   });
 
   it('closes the socket and ends as stopped when asked to stop', async () => {

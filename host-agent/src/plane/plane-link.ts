@@ -6,6 +6,7 @@ import {
   type AgentToServerEvents,
   type AuthChallenge,
   type AuthResult,
+  type EngineCall,
   type ErrorBody,
   type HostInventory,
   type ServerToAgentEvents,
@@ -15,6 +16,7 @@ import { errorMessage } from '../error-message.js';
 import type { Logger } from '../logger.js';
 import { Backoff } from './backoff.js';
 import type { HostKey } from './host-key.js';
+import type { DoorRequests, PlaneDoor, PlaneSession } from './plane-session.js';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
 
@@ -42,6 +44,8 @@ export interface PlaneLinkOptions {
   heartbeatIntervalMs?: number;
   authTimeoutMs?: number;
   reconnect?: ReconnectPolicy;
+  /** Serves the server's Engine API calls once a connection is authenticated; without it they are refused. */
+  door?: PlaneDoor;
   /** At most one "cannot reach the server" line per this interval. */
   connectErrorLogIntervalMs?: number;
   now?: () => number;
@@ -53,7 +57,8 @@ const REVOKING_KINDS: ReadonlySet<string> = new Set(['forbidden', 'unauthenticat
 /**
  * The agent's outgoing Socket.IO link: answers the server's challenge on every connection,
  * sends heartbeats while authenticated, and reconnects with backoff until stopped or revoked.
- * One instance runs once.
+ * While a connection is authenticated, its door (the EngineDoor) serves the server's Engine API
+ * calls on it. One instance runs once.
  */
 export class PlaneLink {
   private readonly socket: AgentSocket;
@@ -67,6 +72,8 @@ export class PlaneLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failedAttempts = 0;
   private lastConnectErrorLogAt = Number.NEGATIVE_INFINITY;
+  /** The door's handlers on the current authenticated connection. */
+  private session: { requests: DoorRequests; closed: AbortController } | undefined;
 
   constructor(private readonly options: PlaneLinkOptions) {
     const policy = options.reconnect ?? DEFAULT_RECONNECT_POLICY;
@@ -111,6 +118,11 @@ export class PlaneLink {
       });
     });
     socket.on('auth.revoked', (error) => this.finish({ kind: 'revoked', error: asErrorBody(error) }));
+    socket.on('engine.call', (call) => this.onEngineCall(call));
+    socket.on('stream.data', (id, chunk) => this.session?.requests['stream.data'](id, chunk));
+    socket.on('stream.end', (id) => this.session?.requests['stream.end'](id));
+    socket.on('stream.credit', (id, bytes) => this.session?.requests['stream.credit'](id, bytes));
+    socket.on('stream.reset', (id, error) => this.session?.requests['stream.reset'](id, error));
     socket.on('disconnect', (reason) => this.onDisconnect(reason));
     socket.on('connect_error', (error) => this.onConnectError(error));
   }
@@ -142,6 +154,7 @@ export class PlaneLink {
       this.authenticated = true;
       this.manualBackoff.reset();
       this.options.logger.info(`connected to ${this.options.serverUrl} as host ${result.name} (${result.hostId})`);
+      this.openSession();
       this.startHeartbeat();
       return;
     }
@@ -155,6 +168,7 @@ export class PlaneLink {
   }
 
   private onDisconnect(reason: string): void {
+    this.closeSession();
     this.stopHeartbeat();
     const wasAuthenticated = this.authenticated;
     this.authenticated = false;
@@ -196,6 +210,41 @@ export class PlaneLink {
     }, delayMs);
   }
 
+  /** Only an authenticated connection carries calls; one made before (or without a door) is refused. */
+  private onEngineCall(call: EngineCall): void {
+    if (this.session) {
+      this.session.requests['engine.call'](call);
+      return;
+    }
+    const id = (call as Partial<EngineCall> | undefined)?.stream;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || !this.socket.connected) return;
+    const message = this.options.door
+      ? 'the agent has not finished authenticating its link'
+      : 'this agent serves no Engine API calls';
+    this.socket.emit('stream.reset', id, { kind: 'unavailable', message });
+  }
+
+  private openSession(): void {
+    this.closeSession();
+    const { door } = this.options;
+    if (!door) return;
+    const closed = new AbortController();
+    const session: PlaneSession = {
+      emit: (event, ...args) => {
+        if (closed.signal.aborted || !this.socket.connected) return;
+        this.socket.emit(event, ...args);
+      },
+      closed: closed.signal,
+    };
+    this.session = { requests: door.open(session), closed };
+  }
+
+  private closeSession(): void {
+    const session = this.session;
+    this.session = undefined;
+    session?.closed.abort();
+  }
+
   private startHeartbeat(): void {
     this.stopHeartbeat();
     this.heartbeatTimer = setInterval(() => {
@@ -227,6 +276,7 @@ export class PlaneLink {
     if (this.finished) return;
     this.finished = true;
     this.authenticated = false;
+    this.closeSession();
     this.stopHeartbeat();
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
