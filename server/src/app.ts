@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { SESSION_COOKIE } from './auth/request-context.js';
 import { type ServerConfig, webDirExists } from './config/server-config.js';
 import { SkiffSocketIoAdapter } from './gateways/socket-io.adapter.js';
+import { runInAuditScope } from './services/audit-scope.js';
 
 const version = '0.1.0';
 
@@ -26,6 +27,8 @@ export async function createApp(
   app.disable('x-powered-by');
   app.setGlobalPrefix('api');
   app.use(cookieParser());
+  // Each request in its own audit scope: see DeniedRequestAudit.
+  app.use((_request: Request, _response: Response, next: NextFunction) => runInAuditScope(next));
   app.useWebSocketAdapter(new SkiffSocketIoAdapter(app));
 
   const document = SwaggerModule.createDocument(

@@ -1,13 +1,19 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { parseArgs } from 'node:util';
 import { createApp, serverVersion } from './app.js';
 import { AppModule } from './app.module.js';
 import { loadServerConfig, type ServerConfig } from './config/server-config.js';
+import { dataSourceOptions } from './database/data-source-options.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
+import { AuditRepository } from './repositories/audit.repository.js';
+import { auditEventView } from './services/audit-export.js';
+import { AuditService } from './services/audit.service.js';
 import { BootstrapService } from './services/bootstrap.service.js';
+import { Clock } from './services/clock.js';
 import { JoinTokenService } from './services/join-token.service.js';
 
 const HELP = `Usage: skiff-server [command] [options]
@@ -17,6 +23,7 @@ Commands:
   migrate                   run pending database migrations and exit
   join-token create         print a new one-time join token for an agent and exit
       --ttl SECONDS           how long it stays valid (default 3600)
+  audit verify              walk the audit log's hash chain; exit 1 and print the first broken row if any
 
 Options:
   -h, --help                show this help
@@ -30,6 +37,8 @@ Environment:
   SKIFF_ADMIN_PASSWORD      password of the admin account made on the first start (else generated and printed)
   SKIFF_SESSION_HOURS       how long a console session lasts (default 12)
   SKIFF_SECURE_COOKIES      "true" behind HTTPS
+  SKIFF_SECRET_KEY          32 bytes in base64 that seal secrets in the database (TOTP); unset: SKIFF_DATA/server.key,
+                            made on first use
   SKIFF_WEB_DIR             the built console (default web/dist/browser)
 `;
 
@@ -75,10 +84,48 @@ async function main(argv: string[]): Promise<number> {
         }
         return 0;
       });
+    case 'audit verify':
+      return withDatabase(config, async (url) => {
+        await runMigrations(url);
+        const app = await NestFactory.createApplicationContext(AuditCliModule.forRoot(url), { logger: false });
+        try {
+          return await verifyAuditLog(app.get(AuditService));
+        } finally {
+          await app.close();
+        }
+      });
     default:
       process.stderr.write(`skiff-server: unknown command "${command}"; see skiff-server --help\n`);
       return 2;
   }
+}
+
+/** What `audit verify` needs of the server, and nothing that listens, sweeps or links to agents. */
+@Module({})
+class AuditCliModule {
+  static forRoot(databaseUrl: string): DynamicModule {
+    return {
+      module: AuditCliModule,
+      imports: [TypeOrmModule.forRoot(dataSourceOptions(databaseUrl))],
+      providers: [AuditRepository, AuditService, Clock],
+    };
+  }
+}
+
+async function verifyAuditLog(audit: AuditService): Promise<number> {
+  const result = await audit.verify();
+  const range = result.firstRowId === null ? 'no rows' : `rows ${result.firstRowId} to ${result.lastRowId}`;
+  if (!result.brokenAt) {
+    process.stdout.write(`the audit log verifies: ${result.checked} rows checked (${range})\n`);
+    return 0;
+  }
+  process.stdout.write(
+    `the audit log is broken at row ${result.brokenAt.id}: ${result.brokenAt.reason}\n` +
+      `${result.checked} rows checked (${range})\n`,
+  );
+  const row = await audit.findById(result.brokenAt.id);
+  if (row) process.stdout.write(`${JSON.stringify(auditEventView(row), null, 2)}\n`);
+  return 1;
 }
 
 async function serve(config: ServerConfig): Promise<number> {

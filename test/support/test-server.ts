@@ -1,4 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../server/src/app.js';
 import { loadServerConfig } from '../../server/src/config/server-config.js';
@@ -24,6 +25,8 @@ export async function startTestServer(adminUrl: string): Promise<TestServer> {
     databaseUrl: database.url,
     adminPassword: ADMIN_PASSWORD,
     webDir: '/nonexistent',
+    // Given, so no test writes a key file into the checkout's data directory.
+    secretKey: randomBytes(32),
   };
   const app = await createApp(config, database.url, false);
   await app.get(BootstrapService).ensureAdmin(ADMIN_PASSWORD);
@@ -46,11 +49,16 @@ export interface Session {
 }
 
 /** Signs in as admin like a browser does; returns the cookie and CSRF token. */
-export async function signIn(baseUrl: string, password = ADMIN_PASSWORD): Promise<Session> {
+export function signIn(baseUrl: string, password = ADMIN_PASSWORD): Promise<Session> {
+  return signInAs(baseUrl, 'admin', password);
+}
+
+/** Signs in as anyone (with the current TOTP code when their account needs one); throws unless it works. */
+export async function signInAs(baseUrl: string, username: string, password: string, totp?: string): Promise<Session> {
   const response = await fetch(`${baseUrl}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }),
+    body: JSON.stringify({ username, password, ...(totp === undefined ? {} : { totp }) }),
   });
   if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
   const cookie = response.headers

@@ -14,6 +14,11 @@ export interface ServerConfig {
   sessionTtlMs: number;
   /** Mark cookies Secure (behind HTTPS). */
   secureCookies: boolean;
+  /**
+   * The key that seals secrets kept in the database (TOTP secrets), from SKIFF_SECRET_KEY; when
+   * unset, `<dataDir>/server.key` is used, and made on first use.
+   */
+  secretKey: Buffer | undefined;
 }
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,6 +33,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     adminPassword: env.SKIFF_ADMIN_PASSWORD || undefined,
     sessionTtlMs: parseHours(env.SKIFF_SESSION_HOURS ?? '12') * 3_600_000,
     secureCookies: env.SKIFF_SECURE_COOKIES === 'true',
+    secretKey: env.SKIFF_SECRET_KEY ? parseSecretKey(env.SKIFF_SECRET_KEY) : undefined,
   };
 }
 
@@ -49,4 +55,12 @@ function parseHours(value: string): number {
     throw new Error(`SKIFF_SESSION_HOURS must be a positive number of hours, not "${value}"`);
   }
   return hours;
+}
+
+function parseSecretKey(value: string): Buffer {
+  const key = Buffer.from(value.trim(), 'base64');
+  if (key.length !== 32 || key.toString('base64') !== value.trim()) {
+    throw new Error('SKIFF_SECRET_KEY must be 32 bytes in base64 (make one with `openssl rand -base64 32`)');
+  }
+  return key;
 }

@@ -7,6 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { isPermission } from '@skiff/protocol';
 import { CurrentActor, Origin } from '../auth/request-context.js';
 import { ApiTokenDto, CreateApiTokenDto, CreatedApiTokenDto } from '../dtos/api-token.dto.js';
 import type { ApiTokenEntity } from '../entities/api-token.entity.js';
@@ -22,7 +23,9 @@ export class ApiTokenController {
 
   @Post()
   @ApiOperation({
-    summary: 'Create a personal API token. The token is in this answer only; the server keeps its hash.',
+    summary:
+      'Create a personal API token, optionally limited to some of your permissions. The token is in this answer ' +
+      'only; the server keeps its hash.',
   })
   @ApiCreatedResponse({ type: CreatedApiTokenDto })
   async create(
@@ -30,7 +33,13 @@ export class ApiTokenController {
     @Body() body: CreateApiTokenDto,
     @Origin() origin: RequestOrigin,
   ): Promise<CreatedApiTokenDto> {
-    const created = await this.tokens.create(actor, body.name, body.expiresAt ?? null, origin);
+    const created = await this.tokens.create(
+      actor,
+      body.name,
+      body.expiresAt ?? null,
+      body.permissions ?? null,
+      origin,
+    );
     return { ...toDto(created.entity), token: created.token };
   }
 
@@ -61,5 +70,6 @@ function toDto(token: ApiTokenEntity): ApiTokenDto {
     createdAt: token.createdAt.toISOString(),
     expiresAt: token.expiresAt?.toISOString() ?? null,
     lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
+    permissions: token.permissions?.filter(isPermission) ?? null,
   };
 }

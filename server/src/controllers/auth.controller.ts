@@ -21,7 +21,9 @@ export class AuthController {
   @Post('login')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Sign in; sets an HTTP-only session cookie. Failed attempts are rate-limited per account and address.',
+    summary:
+      'Sign in; sets an HTTP-only session cookie. An account with two-factor sign-in needs `totp` too (401 with ' +
+      '`totpRequired: true` without it). Failed attempts are rate-limited per account and address.',
   })
   @ApiOkResponse({ type: SessionDto })
   async login(
@@ -29,7 +31,7 @@ export class AuthController {
     @Origin() origin: RequestOrigin,
     @Res({ passthrough: true }) response: Response,
   ): Promise<SessionDto> {
-    const signedIn = await this.auth.login(body.username, body.password, origin);
+    const signedIn = await this.auth.login(body.username, body.password, body.totp, origin);
     response.cookie(SESSION_COOKIE, signedIn.sessionToken, {
       httpOnly: true,
       sameSite: 'strict',

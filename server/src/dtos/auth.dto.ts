@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin' })
@@ -13,6 +13,18 @@ export class LoginDto {
   @MinLength(1)
   @MaxLength(1024)
   password!: string;
+
+  @ApiProperty({
+    required: false,
+    example: '123456',
+    description:
+      'The current code of the authenticator app, for an account with two-factor sign-in. Without it such an ' +
+      'account is answered 401 with `totpRequired: true`.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(16)
+  totp?: string;
 }
 
 export class UserDto {

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsBase64, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsBase64, IsObject, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export class HostInventoryDto {
   @ApiProperty() hostname!: string;
@@ -19,6 +19,22 @@ export class HostDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastSeenAt!: string | null;
   @ApiProperty({ type: HostInventoryDto, nullable: true }) inventory!: HostInventoryDto | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { env: 'prod' } })
+  labels!: Record<string, string>;
+}
+
+export class SetHostLabelsDto {
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { env: 'prod', 'example.com/team': 'payments' },
+    description:
+      "All of the host's labels (they replace the old ones), at most 64. Keys as in Kubernetes or Docker: a name of " +
+      '1-63 letters, digits, "-", "_" or "." (starting and ending with a letter or digit), optionally after a DNS ' +
+      'prefix and "/"; values empty or like a name.',
+  })
+  @IsObject()
+  labels!: Record<string, string>;
 }
 
 export class EnrolDto {

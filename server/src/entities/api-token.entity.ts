@@ -34,6 +34,10 @@ export class ApiTokenEntity {
   @Column({ type: 'varchar', length: 16 })
   prefix!: string;
 
+  /** What the token may do, within what its owner may; null: everything its owner may. */
+  @Column({ type: 'text', array: true, nullable: true })
+  permissions!: string[] | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -1,7 +1,8 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger, Optional } from '@nestjs/common';
 import type { ErrorBody } from '@skiff/protocol';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { DeniedRequestAudit } from './denied-request-audit.js';
 import { DomainError } from './domain-error.js';
 import { errorKindOfStatus, httpStatusOf } from './error-status.js';
 
@@ -10,19 +11,28 @@ import { errorKindOfStatus, httpStatusOf } from './error-status.js';
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('errors');
 
-  catch(error: unknown, host: ArgumentsHost): void {
+  constructor(@Optional() private readonly deniedRequests?: DeniedRequestAudit) {}
+
+  catch(error: unknown, host: ArgumentsHost): void | Promise<void> {
     const response = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.toAnswer(error);
-    if (response.headersSent) {
-      response.end();
-      return;
+    const answer = () => {
+      if (response.headersSent) {
+        response.end();
+        return;
+      }
+      response.status(status).json(body);
+    };
+    // A refused request leaves its audit row before it is answered.
+    if (status === 403 && this.deniedRequests && host.getType() === 'http') {
+      return this.deniedRequests.record(host.switchToHttp().getRequest<Request>(), body.message).then(answer);
     }
-    response.status(status).json(body);
+    answer();
   }
 
   toAnswer(error: unknown): { status: number; body: ErrorBody } {
     if (error instanceof DomainError) {
-      return { status: httpStatusOf(error.kind), body: { kind: error.kind, message: error.message } };
+      return { status: httpStatusOf(error.kind), body: { ...error.details, kind: error.kind, message: error.message } };
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();

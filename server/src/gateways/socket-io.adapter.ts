@@ -13,6 +13,8 @@ export class SkiffSocketIoAdapter extends IoAdapter {
       pingInterval: 3_000,
       pingTimeout: 3_000,
       maxHttpBufferSize: 1_000_000,
+      // Upgrades of other paths (attach and exec through the engine proxy) are not Socket.IO's to end.
+      destroyUpgrade: false,
     } as ServerOptions);
   }
 }

@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull, type Repository } from 'typeorm';
 import { ApiTokenEntity } from '../entities/api-token.entity.js';
 
-export type NewApiToken = Pick<ApiTokenEntity, 'userId' | 'name' | 'tokenHash' | 'prefix' | 'expiresAt'>;
+export type NewApiToken = Pick<
+  ApiTokenEntity,
+  'userId' | 'name' | 'tokenHash' | 'prefix' | 'expiresAt' | 'permissions'
+>;
 
 @Injectable()
 export class ApiTokenRepository {
@@ -14,6 +17,10 @@ export class ApiTokenRepository {
 
   create(token: NewApiToken): Promise<ApiTokenEntity> {
     return this.tokens.save(this.tokens.create({ ...token, lastUsedAt: null, revokedAt: null }));
+  }
+
+  findById(id: string): Promise<ApiTokenEntity | null> {
+    return this.tokens.findOneBy({ id });
   }
 
   findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {

@@ -77,6 +77,10 @@ export class HostRepository {
     return idsOf(rows);
   }
 
+  async setLabels(id: string, labels: Record<string, string>): Promise<void> {
+    await this.hosts.update({ id }, { labels });
+  }
+
   /** Returns false when the host does not exist or was already revoked. */
   async revoke(id: string, at: Date): Promise<boolean> {
     const result = await this.hosts.update({ id, revokedAt: IsNull() }, { revokedAt: at, status: 'offline' });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, LessThan, MoreThan, type Repository } from 'typeorm';
+import { DataSource, LessThan, MoreThan, Not, type Repository } from 'typeorm';
 import { SessionEntity } from '../entities/session.entity.js';
 
 export type NewSession = Pick<
@@ -29,6 +29,16 @@ export class SessionRepository {
 
   async deleteByHash(tokenHash: string): Promise<void> {
     await this.sessions.delete({ tokenHash });
+  }
+
+  /** Ends every session of the user but `exceptId`; returns the ids of those it ended. */
+  async deleteForUser(userId: string, exceptId?: string): Promise<string[]> {
+    const ended = await this.sessions.find({
+      select: { id: true },
+      where: exceptId === undefined ? { userId } : { userId, id: Not(exceptId) },
+    });
+    if (ended.length > 0) await this.sessions.delete(ended.map((session) => session.id));
+    return ended.map((session) => session.id);
   }
 
   async deleteExpired(now: Date): Promise<void> {

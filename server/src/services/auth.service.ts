@@ -14,6 +14,7 @@ import { AuditService } from './audit.service.js';
 import { Clock } from './clock.js';
 import { LoginThrottleService } from './login-throttle.service.js';
 import { TOKEN_PREFIX, hashToken, issueToken, sameSecret } from './secret-token.js';
+import { TotpService } from './totp.service.js';
 
 export interface SignedIn {
   user: { id: string; username: string };
@@ -45,9 +46,14 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly feed: ConsoleFeedRepository,
+    private readonly totp: TotpService,
   ) {}
 
-  async login(username: string, password: string, origin: RequestOrigin): Promise<SignedIn> {
+  /**
+   * `totp` is the current code of an account with two-factor sign-in; without it such an account
+   * gets `unauthenticated` with `totpRequired: true`, and a wrong code counts as a failed attempt.
+   */
+  async login(username: string, password: string, totp: string | undefined, origin: RequestOrigin): Promise<SignedIn> {
     try {
       this.throttle.check(username, origin.address);
     } catch (error) {
@@ -70,6 +76,7 @@ export class AuthService {
       if (user?.disabledAt && passwordMatches) throw forbidden(`account "${user.username}" is disabled`);
       throw unauthenticated('wrong username or password');
     }
+    if (user.totpEnabledAt) await this.checkTotp(user, totp, origin);
     this.throttle.recordSuccess(username);
     const signedIn = await this.openSession(user, origin);
     await this.audit.record({ actor: { kind: 'user', userId: user.id, username: user.username } }, origin, {
@@ -113,6 +120,25 @@ export class AuthService {
       await this.apiTokens.touch(found.id, now);
     }
     return { kind: 'token', userId: user.id, username: user.username, tokenId: found.id };
+  }
+
+  private async checkTotp(user: UserEntity, code: string | undefined, origin: RequestOrigin): Promise<void> {
+    if (code === undefined) {
+      await this.audit.record({ anonymous: user.username }, origin, {
+        action: 'auth.login',
+        outcome: 'failure',
+        details: { reason: 'totp-required' },
+      });
+      throw unauthenticated('this account signs in with a TOTP code too: send it as "totp"', { totpRequired: true });
+    }
+    if (await this.totp.verify(user, code)) return;
+    this.throttle.recordFailure(user.username, origin.address);
+    await this.audit.record({ anonymous: user.username }, origin, {
+      action: 'auth.login',
+      outcome: 'failure',
+      details: { reason: 'wrong-totp' },
+    });
+    throw unauthenticated('wrong or already used TOTP code', { totpRequired: true });
   }
 
   csrfMatches(expected: string, given: string | undefined): boolean {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import { UserRepository } from '../repositories/user.repository.js';
 import { AuditService } from './audit.service.js';
+import { hashPassword } from './password-hash.js';
 
 export const ADMIN_USERNAME = 'admin';
 
@@ -15,16 +15,19 @@ export class BootstrapService {
     private readonly audit: AuditService,
   ) {}
 
-  /** On the first start, creates `admin` with the given password or a generated one (returned once). */
+  /**
+   * On the first start, creates `admin`, with the admin role on every host, and the given password
+   * or a generated one (returned once).
+   */
   async ensureAdmin(password: string | undefined): Promise<AdminBootstrap> {
     if ((await this.users.count()) > 0) return { created: false };
     const chosen = password ?? randomBytes(18).toString('base64url');
-    const user = await this.users.create(ADMIN_USERNAME, await argon2.hash(chosen, { type: argon2.argon2id }));
+    const user = await this.users.createWithGlobalRole(ADMIN_USERNAME, await hashPassword(chosen), 'admin');
     await this.audit.record({ system: true }, null, {
       action: 'user.create',
       outcome: 'success',
       target: user.id,
-      details: { username: ADMIN_USERNAME, reason: 'first start' },
+      details: { username: ADMIN_USERNAME, role: 'admin', reason: 'first start' },
     });
     return { created: true, generatedPassword: password ? null : chosen };
   }

@@ -21,11 +21,18 @@ import { type AgentSocket, AgentLinkRepository } from '../repositories/agent-lin
 import { ConsoleFeedRepository } from '../repositories/console-feed.repository.js';
 import { HostRepository } from '../repositories/host.repository.js';
 import { JoinTokenRepository } from '../repositories/join-token.repository.js';
+import type { Access } from './access.js';
+import { AccessService } from './access.service.js';
 import type { Actor, RequestOrigin } from './actor.js';
 import { AuditService } from './audit.service.js';
 import { Clock } from './clock.js';
 import { parseInventory } from './host-inventory.js';
+import { parseLabels } from './host-labels.js';
+import { sortPermissions } from './permission-catalogue.js';
 import { hashToken } from './secret-token.js';
+
+/** A host as the REST API shows it: the summary with its labels. */
+export type HostView = HostSummary & { labels: Record<string, string> };
 
 @Injectable()
 export class HostService {
@@ -38,16 +45,55 @@ export class HostService {
     private readonly feed: ConsoleFeedRepository,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly access: AccessService,
   ) {}
 
+  /** Every active host, whoever may see it (the console feed's snapshot; see listVisible). */
   async list(): Promise<HostSummary[]> {
     return (await this.hosts.listActive()).map(toSummary);
   }
 
-  async get(id: string): Promise<HostSummary> {
-    const host = await this.hosts.findById(id);
-    if (!host || host.revokedAt) throw notFound(`no such host: ${id}`);
-    return toSummary(host);
+  /** The active hosts the caller has host.view on. */
+  async listVisible(actor: Actor): Promise<HostView[]> {
+    const access = await this.access.resolve(actor);
+    return (await this.hosts.listActive()).filter((host) => access.allows('host.view', host)).map(toView);
+  }
+
+  /** A host the caller may not see answers as if it did not exist. */
+  async get(actor: Actor, id: string): Promise<HostView> {
+    return toView(await this.visibleHost(await this.access.resolve(actor), id));
+  }
+
+  /**
+   * Replaces the host's labels (host.manage on the host). Labels decide host groups, so a change
+   * that would give the caller a permission on the host they do not hold now is refused.
+   */
+  async setLabels(actor: Actor, id: string, labels: unknown, origin: RequestOrigin): Promise<HostView> {
+    const access = await this.access.resolve(actor);
+    const host = await this.visibleHost(access, id);
+    if (!access.allows('host.manage', host)) {
+      throw forbidden(`you need the host.manage permission on host ${host.name} to change its labels`);
+    }
+    const parsed = parseLabels(labels);
+    const before = access.permissionsOn(host);
+    const gained = sortPermissions(access.permissionsOn({ id, labels: parsed })).filter((p) => !before.has(p));
+    if (gained.length > 0) {
+      throw forbidden(
+        `these labels would give you ${gained.join(', ')} on host ${host.name} through a host group; ` +
+          'ask someone who holds them to change the labels',
+      );
+    }
+    await this.hosts.setLabels(id, parsed);
+    await this.audit.record({ actor }, origin, {
+      action: 'host.labels',
+      outcome: 'success',
+      target: id,
+      hostId: id,
+      details: { labels: parsed, previous: host.labels },
+    });
+    const updated = { ...host, labels: parsed };
+    this.feed.hostUpdated(toView(updated));
+    return toView(updated);
   }
 
   /** An agent presents a one-time join token and the public key it will sign with from now on. */
@@ -77,7 +123,7 @@ export class HostService {
       target: host.id,
       hostId: host.id,
     });
-    this.feed.hostUpdated(toSummary(host));
+    this.feed.hostUpdated(toView(host));
     return host;
   }
 
@@ -117,7 +163,7 @@ export class HostService {
     await this.hosts.markOnline(host.id, inventory, now);
     this.links.register(host.id, socket);
     const online = { ...host, status: 'online' as const, inventory, lastSeenAt: now };
-    this.feed.hostUpdated(toSummary(online));
+    this.feed.hostUpdated(toView(online));
     return online;
   }
 
@@ -128,14 +174,14 @@ export class HostService {
     const parsed = parseInventory(inventory);
     await this.hosts.markOnline(hostId, parsed, now);
     if (host.status !== 'online')
-      this.feed.hostUpdated(toSummary({ ...host, status: 'online', inventory: parsed, lastSeenAt: now }));
+      this.feed.hostUpdated(toView({ ...host, status: 'online', inventory: parsed, lastSeenAt: now }));
   }
 
   async agentDisconnected(hostId: string, socket: AgentSocket): Promise<void> {
     if (!this.links.forget(hostId, socket)) return;
     await this.hosts.markOffline(hostId);
     const host = await this.hosts.findById(hostId);
-    if (host && !host.revokedAt) this.feed.hostUpdated(toSummary(host));
+    if (host && !host.revokedAt) this.feed.hostUpdated(toView(host));
   }
 
   /** Marks offline the hosts whose agents went silent without closing their link. */
@@ -143,18 +189,29 @@ export class HostService {
     const cutoff = new Date(this.clock.now().getTime() - OFFLINE_AFTER_MS);
     for (const id of await this.hosts.markSilentOffline(cutoff)) {
       const host = await this.hosts.findById(id);
-      if (host) this.feed.hostUpdated(toSummary(host));
+      if (host) this.feed.hostUpdated(toView(host));
     }
   }
 
+  /** Needs host.manage on the host. */
   async revoke(actor: Actor, id: string, origin: RequestOrigin): Promise<void> {
-    if (!isUuid(id)) throw notFound(`no such host: ${id}`);
+    const access = await this.access.resolve(actor);
+    const host = await this.visibleHost(access, id);
+    if (!access.allows('host.manage', host)) {
+      throw forbidden(`you need the host.manage permission on host ${host.name} to revoke it`);
+    }
     const revoked = await this.hosts.revoke(id, this.clock.now());
     if (!revoked) throw notFound(`no such host: ${id}`);
     this.links.cut(id, { kind: 'forbidden', message: 'this host was revoked on the server' });
     await this.audit.record({ actor }, origin, { action: 'host.revoke', outcome: 'success', target: id, hostId: id });
     this.feed.hostRemoved(id);
     this.logger.log(`host ${id} revoked by ${actor.username}`);
+  }
+
+  private async visibleHost(access: Access, id: string): Promise<HostEntity> {
+    const host = isUuid(id) ? await this.hosts.findById(id) : null;
+    if (!host || host.revokedAt || !access.allows('host.view', host)) throw notFound(`no such host: ${id}`);
+    return host;
   }
 
   private async whyTokenUnusable(tokenHash: string): Promise<DomainError> {
@@ -176,6 +233,10 @@ export function toSummary(host: HostEntity): HostSummary {
     inventory: host.inventory,
     createdAt: host.createdAt.toISOString(),
   };
+}
+
+function toView(host: HostEntity): HostView {
+  return { ...toSummary(host), labels: host.labels };
 }
 
 function parseAgentKey(publicKey: string): KeyObject {
