@@ -323,4 +323,101 @@ describe('the engine proxy in front of a real agent', () => {
     expect(host.counts.running).toBeGreaterThanOrEqual(1);
     expect((await call(server.baseUrl, viewer, 'GET', '/api/containers?state=paused')).body.containers).toEqual([]);
   });
+
+  it('carries the events of the fleet to REST and console subscribers with their host', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${server.baseUrl}/api/events`, {
+      headers: { cookie: viewer.cookie },
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+    const console = await ConsoleClient.connect(server.baseUrl, viewer);
+    try {
+      const viaConsole = new Promise<{ hostName: string; event: Record<string, unknown> }>((resolve) => {
+        console.socket.on('fleet.event', (event) => {
+          if (event.event.Type === 'container' && event.event.Action === 'create') resolve(event);
+        });
+      });
+      expect(await console.socket.emitWithAck('fleet.events.subscribe')).toEqual({ ok: true });
+      const reader = response.body!.getReader();
+      const viaRest = (async () => {
+        let text = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the event stream ended');
+          text += Buffer.from(value).toString('utf8');
+          const line = text.split('\n').find((candidate) => candidate.includes('"Action":"create"'));
+          if (line) return JSON.parse(line) as { hostId: string; hostName: string; event: Record<string, unknown> };
+        }
+      })();
+      // The feed opens each host's stream within a moment; then a container is made.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const id = await run(admin, ['true'], 'evented');
+      const [rest, live] = await Promise.all([viaRest, viaConsole]);
+      expect(rest).toMatchObject({ hostId: agent.hostId, hostName: 'proxy-01', event: { Type: 'container', id } });
+      expect(live).toMatchObject({ hostName: 'proxy-01', event: { Type: 'container', id } });
+    } finally {
+      controller.abort();
+      console.close();
+    }
+  });
+
+  it('shows a caller only the event types they may view', async () => {
+    const created = await call(server.baseUrl, admin, 'POST', '/api/roles', {
+      name: 'container-watcher',
+      permissions: ['host.view', 'container.view'],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const watcher = await createUserWithRole(server.baseUrl, admin, 'wanda', 'container-watcher');
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const all = await fetch(`${server.baseUrl}${engine}/v1.41/events?since=0&until=${until}`, {
+      headers: { cookie: admin.cookie },
+    });
+    const some = await fetch(`${server.baseUrl}${engine}/v1.41/events?since=0&until=${until}`, {
+      headers: { cookie: watcher.cookie },
+    });
+    const types = async (answer: Response) =>
+      new Set(
+        (await answer.text())
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as { Type: string }).Type),
+      );
+    expect([...(await types(all))].sort()).toEqual(expect.arrayContaining(['container', 'image']));
+    expect([...(await types(some))]).toEqual(['container']);
+  });
+
+  it('attaches to a container over the console with a TTY, types into it and resizes it', async () => {
+    const created = await proxied(admin, 'POST', '/v1.41/containers/create?name=typist', {
+      Image: 'busybox',
+      Cmd: ['sh'],
+      Tty: true,
+      OpenStdin: true,
+      AttachStdin: true,
+      AttachStdout: true,
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.Id as string;
+    expect((await proxied(admin, 'POST', `/v1.41/containers/${id}/start`)).status).toBe(204);
+    const console = await ConsoleClient.connect(server.baseUrl, admin);
+    try {
+      const { head, stream } = await console.open({
+        hostId: agent.hostId,
+        method: 'POST',
+        path: `/v1.41/containers/${id}/attach?stream=1&stdin=1&stdout=1`,
+      });
+      expect(head).toMatchObject({ status: 101, upgraded: true });
+      let seen = '';
+      stream.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
+      const resized = await proxied(admin, 'POST', `/v1.41/containers/${id}/resize?h=40&w=132`);
+      expect(resized.status).toBe(200);
+      stream.write('stty size; echo typed-$((6*7))\n');
+      await waitFor(() => (seen.includes('typed-42') ? true : undefined), 'the echo of what was typed');
+      expect(seen).toContain('40 132');
+      stream.write('exit\n');
+      await waitFor(() => (stream.destroyed || stream.readableEnded ? true : undefined), 'the attach to end');
+    } finally {
+      console.close();
+    }
+  });
 });

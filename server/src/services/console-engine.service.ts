@@ -63,8 +63,8 @@ export class ConsoleEngineService {
     switch (call.match.route.stream) {
       case 'hijack':
         return this.openSession(call, streams, stream, request.body);
-      case 'upload':
       // A console sends JSON only: an upload route without an archive (a pull's progress) is a plain call.
+      case 'upload':
       case 'chunked':
       case 'none':
         return isFollowedLog(call)
