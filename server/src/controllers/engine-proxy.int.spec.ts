@@ -239,11 +239,14 @@ describe('the engine proxy in front of a real agent', () => {
         ),
       );
       for (const text of texts) expect(text).toMatch(/line \d+\nline \d+\n/);
-      for (const { stream } of opened) stream.destroy();
+      // One viewer closes its stream; the other's console drops while following.
+      opened[0].stream.destroy();
+      consoles[1].close();
       await waitFor(
         () => (links.openCallCount(agent.hostId) === before ? true : undefined),
         'the shared stream to close',
       );
+      expect((await call(server.baseUrl, null, 'GET', '/api/health')).status).toBe(200);
     } finally {
       for (const console of consoles) console.close();
     }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ConsoleEngineOpen, EngineCallHead } from '@skiff/protocol';
-import type { LinkStreamTable } from '@skiff/protocol/link-stream';
+import type { LinkStream, LinkStreamTable } from '@skiff/protocol/link-stream';
 import { pipeline } from 'node:stream/promises';
 import { conflict, invalidArgument } from '../errors/domain-error.js';
 import type { Actor, RequestOrigin } from './actor.js';
@@ -73,6 +73,17 @@ export class ConsoleEngineService {
     }
   }
 
+  /**
+   * Opens the console's end of a stream. It may fail at any moment (the console disconnects and
+   * every stream is reset): that is logged, never left as an unhandled 'error' that would stop
+   * the server.
+   */
+  private openViewer(streams: LinkStreamTable, streamId: number): LinkStream {
+    const viewer = streams.open(streamId);
+    viewer.on('error', (error) => this.logger.debug(`console stream ${streamId}: ${error.message}`));
+    return viewer;
+  }
+
   private async openCall(
     call: AuthorisedCall,
     streams: LinkStreamTable,
@@ -86,7 +97,7 @@ export class ConsoleEngineService {
     const { stream: upstream, head } = this.proxy.open(call, { headers, body: json !== null, upgrade: false });
     upstream.end(json ?? undefined);
     const answer = await head;
-    const viewer = streams.open(streamId);
+    const viewer = this.openViewer(streams, streamId);
     viewer.resume(); // Nothing the console sends on a plain call means anything.
     const sample = new AnswerSample();
     upstream.on('data', (chunk: Buffer) => sample.take(chunk));
@@ -121,7 +132,7 @@ export class ConsoleEngineService {
       this.sharedLogs.set(key, shared);
     }
     const { fanout, head } = await shared;
-    const viewer = streams.open(streamId);
+    const viewer = this.openViewer(streams, streamId);
     viewer.resume();
     fanout.add(viewer);
     return head;
@@ -150,7 +161,7 @@ export class ConsoleEngineService {
     body: unknown,
   ): Promise<EngineCallHead> {
     const json = Buffer.from(body === undefined ? '' : JSON.stringify(body));
-    const client = streams.open(streamId);
+    const client = this.openViewer(streams, streamId);
     return new Promise<EngineCallHead>((resolve, reject) => {
       this.sessions
         .run(call, { body: json, contentType: 'application/json', client, answer: (head) => resolve(head) })
