@@ -20,6 +20,21 @@ export const routes: Routes = [
         title: 'Hosts · Skiff',
         loadChildren: () => import('./features/hosts/hosts.routes').then((m) => m.hostsRoutes),
       },
+      {
+        path: 'containers',
+        title: 'Containers · Skiff',
+        loadChildren: () => import('./features/containers/containers.routes').then((m) => m.containersRoutes),
+      },
+      {
+        path: 'people',
+        title: 'People · Skiff',
+        loadChildren: () => import('./features/people/people.routes').then((m) => m.peopleRoutes),
+      },
+      {
+        path: 'audit',
+        title: 'Audit log · Skiff',
+        loadChildren: () => import('./features/audit/audit.routes').then((m) => m.auditRoutes),
+      },
     ],
   },
   { path: '**', redirectTo: '' },

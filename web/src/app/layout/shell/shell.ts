@@ -22,7 +22,12 @@ export class Shell {
   private readonly snackBar = inject(MatSnackBar);
 
   protected readonly user = this.session.user;
-  protected readonly nav = [{ path: '/hosts', label: 'Hosts' }] as const;
+  protected readonly nav = [
+    { path: '/hosts', label: 'Hosts' },
+    { path: '/containers', label: 'Containers' },
+    { path: '/people', label: 'People' },
+    { path: '/audit', label: 'Audit' },
+  ] as const;
 
   constructor() {
     const socket = inject(ConsoleSocket);
