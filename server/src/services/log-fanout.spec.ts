@@ -1,7 +1,7 @@
 import { LinkStream, StreamResetError, type StreamFrameSink } from '@skiff/protocol/link-stream';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BACKLOG_BYTES, LogFanout, MAX_VIEWER_LAG_BYTES } from './log-fanout.js';
+import { BACKLOG_BYTES, LogFanout, VIEWER_HIGH_WATER_BYTES } from './log-fanout.js';
 
 const quietSink: StreamFrameSink = {
   data: () => undefined,
@@ -52,25 +52,46 @@ describe(LogFanout.name, () => {
     expect(late.text().endsWith('live')).toBe(true);
   });
 
-  it('cuts off a stalled viewer after a bounded lag, and the others go on', async () => {
+  it('slows to a slow viewer instead of buffering, and cuts off one that stalls', async () => {
     const upstream = new LinkStream(1, quietSink, { windowBytes: 64 * 1024 * 1024 });
-    const fanout = new LogFanout(upstream, () => undefined);
+    const fanout = new LogFanout(upstream, () => undefined, 300);
     const stalled = viewer(true);
     const healthy = viewer();
     const cutOff = new Promise<Error>((resolve) => stalled.stream.once('error', resolve));
     fanout.add(stalled.stream);
     fanout.add(healthy.stream);
     const chunk = Buffer.alloc(64 * 1024, 120);
-    for (let i = 0; i < 64; i += 1) {
-      upstream.receiveData(chunk);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(stalled.stream.writableLength).toBeLessThanOrEqual(MAX_VIEWER_LAG_BYTES + chunk.length);
-    }
+    for (let i = 0; i < 64; i += 1) upstream.receiveData(chunk);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Paused: the stalled viewer holds no more than the high-water mark and a chunk.
+    expect(upstream.isPaused()).toBe(true);
+    expect(stalled.stream.writableLength).toBeLessThanOrEqual(VIEWER_HIGH_WATER_BYTES + chunk.length);
     const error = await cutOff;
     expect(error).toBeInstanceOf(StreamResetError);
     expect(error.message).toMatch(/fell behind/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Without it the stream flows again and the healthy viewer gets everything.
     expect(healthy.text().length).toBe(64 * chunk.length);
     expect(fanout.viewerCount).toBe(1);
+  });
+
+  it('keeps a viewer that is slow but takes what it gets', async () => {
+    const upstream = new LinkStream(1, quietSink, { windowBytes: 64 * 1024 * 1024 });
+    const fanout = new LogFanout(upstream, () => undefined, 200);
+    let taken = 0;
+    const slow = new Writable({
+      highWaterMark: 16 * 1024,
+      write(piece: Buffer, _encoding, callback) {
+        taken += piece.length;
+        setTimeout(callback, 5);
+      },
+    });
+    fanout.add(slow);
+    const chunk = Buffer.alloc(64 * 1024, 121);
+    for (let i = 0; i < 32; i += 1) upstream.receiveData(chunk);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(slow.destroyed).toBe(false);
+    expect(taken).toBe(32 * chunk.length);
   });
 
   it('closes the stream from the agent when the last viewer leaves', async () => {

@@ -1,28 +1,35 @@
 import { type LinkStream, StreamResetError } from '@skiff/protocol/link-stream';
 import type { Writable } from 'node:stream';
 
-/** How far one viewer may fall behind a shared stream before it is cut off. */
-export const MAX_VIEWER_LAG_BYTES = 1024 * 1024;
+/** A viewer holding more than this unsent pauses the shared stream until it drains. */
+export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
+
+/** A viewer that holds the shared stream paused this long without taking anything is cut off. */
+export const VIEWER_STALL_MS = 5_000;
 
 /** What a viewer who joins late is shown of what came before. */
 export const BACKLOG_BYTES = 64 * 1024;
 
 /**
- * One followed log stream from an agent, shared by every console viewing it. The stream runs at
- * the pace of the agent, not of the slowest viewer: a viewer that falls more than
- * MAX_VIEWER_LAG_BYTES behind is cut off (it may reopen), so no viewer makes the server buffer
- * without bound and none holds up the others. A viewer who joins late first gets the last
- * BACKLOG_BYTES. The stream from the agent closes when the last viewer leaves.
+ * One followed log stream from an agent, shared by every console viewing it. It runs at the pace
+ * of its viewers: when one holds more than VIEWER_HIGH_WATER_BYTES unsent, the stream from the
+ * agent pauses (and, through the link's flow control, the agent stops reading the log) until that
+ * viewer drains. A viewer that takes nothing for VIEWER_STALL_MS while it holds the others up is
+ * cut off (it may reopen), so a stalled viewer neither makes the server buffer without bound nor
+ * stops the others for long. A viewer who joins late first gets the last BACKLOG_BYTES. The stream
+ * from the agent closes when the last viewer leaves.
  */
 export class LogFanout {
   private readonly viewers = new Set<Writable>();
   private readonly backlog: Buffer[] = [];
   private backlogSize = 0;
   private closed = false;
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly upstream: LinkStream,
     private readonly onClosed: () => void,
+    private readonly stallMs = VIEWER_STALL_MS,
   ) {
     upstream.on('data', (chunk: Buffer) => this.deliver(chunk));
     upstream.once('end', () => this.close((viewer) => viewer.end()));
@@ -49,6 +56,7 @@ export class LogFanout {
     }
     this.viewers.add(viewer);
     viewer.once('close', () => this.remove(viewer));
+    viewer.on('drain', () => this.resumeIfClear());
     for (const chunk of this.backlog) viewer.write(chunk);
   }
 
@@ -56,9 +64,12 @@ export class LogFanout {
     if (!this.viewers.delete(viewer)) return;
     if (this.viewers.size === 0 && !this.closed) {
       this.closed = true;
+      clearTimeout(this.stallTimer);
       this.upstream.destroy();
       this.onClosed();
+      return;
     }
+    this.resumeIfClear();
   }
 
   private deliver(chunk: Buffer): void {
@@ -67,20 +78,49 @@ export class LogFanout {
     while (this.backlogSize > BACKLOG_BYTES && this.backlog.length > 1) {
       this.backlogSize -= this.backlog.shift()!.length;
     }
-    for (const viewer of this.viewers) {
-      if (viewer.writableLength > MAX_VIEWER_LAG_BYTES) {
-        viewer.destroy(
-          new StreamResetError({ kind: 'unavailable', message: 'this viewer fell behind the log stream; reopen it' }),
-        );
-        continue;
+    for (const viewer of this.viewers) viewer.write(chunk);
+    if (this.laggards().length > 0) this.pause();
+  }
+
+  private laggards(): Writable[] {
+    return [...this.viewers].filter((viewer) => viewer.writableLength > VIEWER_HIGH_WATER_BYTES);
+  }
+
+  private pause(): void {
+    if (this.upstream.isPaused()) return;
+    this.upstream.pause();
+    this.watchForStalls();
+  }
+
+  /** While paused, cuts off every viewer that holds the stream and took nothing for a whole period. */
+  private watchForStalls(): void {
+    const held = new Map(this.laggards().map((viewer) => [viewer, viewer.writableLength] as const));
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      for (const [viewer, length] of held) {
+        if (this.viewers.has(viewer) && viewer.writableLength >= length) {
+          viewer.destroy(
+            new StreamResetError({ kind: 'unavailable', message: 'this viewer fell behind the log stream; reopen it' }),
+          );
+        }
       }
-      viewer.write(chunk);
-    }
+      if (this.closed || !this.upstream.isPaused()) return;
+      if (this.laggards().length > 0) this.watchForStalls();
+      else this.resumeIfClear();
+    }, this.stallMs);
+  }
+
+  private resumeIfClear(): void {
+    if (this.closed || !this.upstream.isPaused() || this.laggards().length > 0) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.upstream.resume();
   }
 
   private close(finish: (viewer: Writable) => void): void {
     const wasClosed = this.closed;
     this.closed = true;
+    clearTimeout(this.stallTimer);
     for (const viewer of [...this.viewers]) finish(viewer);
     this.viewers.clear();
     if (!wasClosed) this.onClosed();
