@@ -1,0 +1,59 @@
+// npm run bench [-- vitest options]: builds, then runs the benchmarks in test/bench (never part of
+// `npm test`) against the built server and agent, and writes their tables to test/bench/results/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, ensureDebianPackages, ensureDependencies, root, say } from './lib/workspace.mjs';
+
+const HELP = `Usage: npm run bench [-- <vitest options>]
+
+Runs the benchmarks in test/bench (the plane core: proxy overhead, log streaming, exec round trip)
+with the built server, the built agent and PostgreSQL on this machine, and writes their tables to
+test/bench/results/. Needs root: the agent runs real containers. Takes a few minutes; a quiet
+machine gives steadier numbers. Uses DATABASE_URL when set, else an embedded PostgreSQL.
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (process.getuid?.() !== 0) {
+  process.stderr.write(
+    'npm run bench needs root: the agent it measures runs real containers (namespaces, cgroups, mounts).\n' +
+      'Run it as root, e.g. `sudo npm run bench`.\n',
+  );
+  process.exit(1);
+}
+
+const resultsDir = join(root, 'test/bench/results');
+let status = 1;
+try {
+  ensureDependencies();
+  // As for npm test: gcc builds the agent's helper, busybox makes the test image, docker loads it.
+  ensureDebianPackages(['gcc', 'libc6-dev', 'busybox-static', ...(hasCommand('docker') ? [] : ['docker.io'])]);
+  build();
+  const startedAt = Date.now();
+  say('running the benchmarks (a few minutes)');
+  const vitest = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'test/bench/vitest.bench.config.ts', ...args],
+    { cwd: root, stdio: 'inherit' },
+  );
+  status = vitest.status ?? 1;
+  const written = existsSync(resultsDir)
+    ? readdirSync(resultsDir).filter((name) => statSync(join(resultsDir, name)).mtimeMs >= startedAt)
+    : [];
+  say(
+    written.length > 0
+      ? `results written: ${written.map((name) => `test/bench/results/${name}`).join(', ')}`
+      : 'no results were written',
+  );
+} catch (error) {
+  process.stderr.write(`npm run bench could not run the benchmarks: ${error.message}\n`);
+}
+process.exit(status);
+
+function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
