@@ -14,7 +14,12 @@ export const routes: Routes = [
     canActivate: [requireSession],
     loadComponent: () => import('./layout/shell/shell').then((m) => m.Shell),
     children: [
-      { path: '', pathMatch: 'full', redirectTo: 'hosts' },
+      { path: '', pathMatch: 'full', redirectTo: 'dashboard' },
+      {
+        path: 'dashboard',
+        title: 'Dashboard · Skiff',
+        loadChildren: () => import('./features/dashboard/dashboard.routes').then((m) => m.dashboardRoutes),
+      },
       {
         path: 'hosts',
         title: 'Hosts · Skiff',
@@ -24,6 +29,26 @@ export const routes: Routes = [
         path: 'containers',
         title: 'Containers · Skiff',
         loadChildren: () => import('./features/containers/containers.routes').then((m) => m.containersRoutes),
+      },
+      {
+        path: 'run',
+        title: 'Run a container · Skiff',
+        loadChildren: () => import('./features/run/run.routes').then((m) => m.runRoutes),
+      },
+      {
+        path: 'images',
+        title: 'Images · Skiff',
+        loadChildren: () => import('./features/images/images.routes').then((m) => m.imagesRoutes),
+      },
+      {
+        path: 'volumes',
+        title: 'Volumes · Skiff',
+        loadChildren: () => import('./features/volumes/volumes.routes').then((m) => m.volumesRoutes),
+      },
+      {
+        path: 'networks',
+        title: 'Networks · Skiff',
+        loadChildren: () => import('./features/networks/networks.routes').then((m) => m.networksRoutes),
       },
       {
         path: 'people',
