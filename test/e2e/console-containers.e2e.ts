@@ -6,71 +6,19 @@ import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
+import { call, type Session, signInAs } from '../support/rest-client.js';
+import { createUserWithRole, PEOPLE_PASSWORD } from '../support/people.js';
 import { type BusyboxImage, buildBusyboxImage } from '../support/busybox-image.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort, repoRoot, type Started, startNode, waitForHealth } from '../support/processes.js';
 
 const run = promisify(execFile);
 const ADMIN_PASSWORD = 'e2e-admin-password';
-const PEOPLE_PASSWORD = 'a long enough test password';
 const HOST_NAME = 'e2e-containers-host';
 const CONTAINER = 'ticker';
 const serverScript = join(repoRoot, 'server/bin/skiff-server.js');
 const agentScript = join(repoRoot, 'host-agent/bin/skiff-agent.js');
 const artifacts = join(repoRoot, 'test/e2e/artifacts');
-
-/*
- * REST helpers of their own: test/support/test-server.ts imports the server's sources, which
- * need the decorator plugin this project does not have.
- */
-interface RestSession {
-  cookie: string;
-  csrfToken: string;
-}
-
-async function signInAs(baseUrl: string, username: string, password: string): Promise<RestSession> {
-  const response = await fetch(`${baseUrl}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  if (response.status !== 200) throw new Error(`sign-in of ${username}: ${response.status} ${await response.text()}`);
-  const cookie = response.headers
-    .getSetCookie()
-    .map((line) => line.split(';')[0])
-    .join('; ');
-  const { csrfToken } = (await response.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
-
-async function call(
-  baseUrl: string,
-  session: RestSession,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      cookie: session.cookie,
-      'x-csrf-token': session.csrfToken,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function createUserWithRole(baseUrl: string, admin: RestSession, username: string, role: string): Promise<void> {
-  const user = await call(baseUrl, admin, 'POST', '/api/users', { username, password: PEOPLE_PASSWORD });
-  expect(user.status, JSON.stringify(user.body)).toBe(201);
-  const roles = await call(baseUrl, admin, 'GET', '/api/roles');
-  const roleId = (roles.body as Array<{ id: string; name: string }>).find((candidate) => candidate.name === role)?.id;
-  const granted = await call(baseUrl, admin, 'POST', '/api/grants', { roleId, userId: user.body.id });
-  expect(granted.status, JSON.stringify(granted.body)).toBe(201);
-}
 
 /**
  * The containers of the console, end to end: the built server on PostgreSQL, a real agent with
@@ -87,7 +35,7 @@ describe('the console shows, follows and runs the containers of the fleet', () =
   let viewer: BrowserContext;
   let page: Page;
   let baseUrl: string;
-  let admin: RestSession;
+  let admin: Session;
   let hostId: string;
   let containerId: string;
   let docker: (...args: string[]) => Promise<string>;

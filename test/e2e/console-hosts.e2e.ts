@@ -5,60 +5,17 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
+import { PEOPLE_PASSWORD } from '../support/people.js';
+import { call, type Session, signInAs } from '../support/rest-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort, repoRoot, type Started, startNode, waitForHealth } from '../support/processes.js';
 
 const ADMIN_PASSWORD = 'e2e-admin-password';
-const PEOPLE_PASSWORD = 'a long enough test password';
 const HOST_NAME = 'e2e-hosts-host';
 const TOTP_USER = 'tessa';
 const serverScript = join(repoRoot, 'server/bin/skiff-server.js');
 const agentScript = join(repoRoot, 'host-agent/bin/skiff-agent.js');
 const artifacts = join(repoRoot, 'test/e2e/artifacts');
-
-/*
- * REST helpers of their own: test/support/test-server.ts imports the server's sources, which
- * need the decorator plugin this project does not have.
- */
-interface RestSession {
-  cookie: string;
-  csrfToken: string;
-}
-
-async function signInAs(baseUrl: string, username: string, password: string): Promise<RestSession> {
-  const response = await fetch(`${baseUrl}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  if (response.status !== 200) throw new Error(`sign-in of ${username}: ${response.status} ${await response.text()}`);
-  const cookie = response.headers
-    .getSetCookie()
-    .map((line) => line.split(';')[0])
-    .join('; ');
-  const { csrfToken } = (await response.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
-
-async function call(
-  baseUrl: string,
-  session: RestSession,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      cookie: session.cookie,
-      'x-csrf-token': session.csrfToken,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
 
 /** RFC 4648 base32, as authenticator apps read the secret. */
 function base32Decode(text: string): Buffer {
@@ -101,7 +58,7 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
   let adminContext: BrowserContext;
   let page: Page;
   let baseUrl: string;
-  let admin: RestSession;
+  let admin: Session;
   let hostId: string;
 
   const screenshot = (on: Page, name: string) =>
@@ -196,16 +153,18 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
 
   it('switches between the light and the dark theme, and remembers the choice', async () => {
     const theme = () => page.locator('html').getAttribute('data-theme');
-    expect(await theme()).toBe('light');
+    await expect.poll(theme).toBe('light');
     const toggle = page.getByRole('button', { name: 'Switch to dark theme' });
     await toggle.click();
-    expect(await theme()).toBe('dark');
-    expect((await page.locator('html').getAttribute('class'))?.split(/\s+/)).toContain('theme-dark');
+    await expect.poll(theme).toBe('dark');
+    await expect
+      .poll(async () => (await page.locator('html').getAttribute('class'))?.split(/\s+/))
+      .toContain('theme-dark');
     await screenshot(page, 'hosts-dashboard-dark');
     await page.reload();
     await expect.poll(theme).toBe('dark');
     await page.getByRole('button', { name: 'Switch to light theme' }).click();
-    expect(await theme()).toBe('light');
+    await expect.poll(theme).toBe('light');
   });
 
   it('enrols a host: the dialog shows the command with its join token and when it expires', async () => {

@@ -1,4 +1,4 @@
-import { call, type Session, signInAs } from './test-server.js';
+import { call, type Session, signInAs } from './rest-client.js';
 
 /** Every account made by these helpers has this password. */
 export const PEOPLE_PASSWORD = 'a long enough test password';
