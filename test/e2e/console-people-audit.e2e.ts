@@ -27,7 +27,7 @@ async function signIn(page: Page, baseUrl: string, username: string, password: s
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect.poll(() => page.url(), { timeout: UI_TIMEOUT }).toMatch(/\/hosts$/);
+  await expect.poll(() => page.url(), { timeout: UI_TIMEOUT }).toMatch(/\/dashboard$/);
 }
 
 async function choose(page: Page, field: string, option: string): Promise<void> {
