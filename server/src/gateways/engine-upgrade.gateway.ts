@@ -1,13 +1,14 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { HTTP_STATUS_OF_ERROR_KIND, type ErrorBody } from '@skiff/protocol';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SESSION_COOKIE } from '../auth/request-context.js';
 import { DomainError, forbidden, invalidArgument, unauthenticated } from '../errors/domain-error.js';
 import type { Actor, RequestOrigin } from '../services/actor.js';
 import { AuthService } from '../services/auth.service.js';
-import { answerHeaders, streamFailure } from '../services/engine-call-pipe.js';
+import { answerHeaders } from '../services/engine-call-pipe.js';
 import { EngineProxyService } from '../services/engine-proxy.service.js';
 import { EngineSessionService } from '../services/engine-session.service.js';
 import { cookieValue } from './console.gateway.js';
@@ -159,8 +160,10 @@ function writeError(socket: Duplex, error: unknown, logger: Logger): void {
   let body: ErrorBody;
   if (error instanceof DomainError) body = { kind: error.kind, message: error.message };
   else {
-    logger.error('engine upgrade failed', error instanceof Error ? error.stack : String(error));
-    body = { kind: 'internal', message: `internal error: ${streamFailure(error)}` };
+    // As the REST filter does: the details go to the log under an id, never to the caller.
+    const correlationId = randomUUID();
+    logger.error(`engine upgrade failed (${correlationId})`, error instanceof Error ? error.stack : String(error));
+    body = { kind: 'internal', message: `internal error; the server logged it as ${correlationId}`, correlationId };
   }
   const status = HTTP_STATUS_OF_ERROR_KIND[body.kind];
   const text = JSON.stringify(body);
