@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StdcopyDecoder, demultiplex, encodeFrame } from './stdcopy.js';
+import { StdcopyDecoder, demultiplex, encodeFrame, encodeFrames } from './stdcopy.js';
 
 describe(encodeFrame.name, () => {
   it('writes the stream byte, three zeros and the length big-endian before the payload', () => {
@@ -21,6 +21,20 @@ describe(encodeFrame.name, () => {
 
   it('makes no frame for an empty payload', () => {
     expect(encodeFrame('stdout', '').length).toBe(0);
+  });
+});
+
+describe(encodeFrames.name, () => {
+  it('writes the same bytes as one frame per entry, leaving out empty ones', () => {
+    const entries = [
+      { stream: 'stdout' as const, payload: Buffer.from('one\n') },
+      { stream: 'stderr' as const, payload: Buffer.alloc(0) },
+      { stream: 'stderr' as const, payload: Buffer.from('zwei €\n') },
+      { stream: 'stdout' as const, payload: Buffer.alloc(70_000, 'x') },
+    ];
+    const expected = Buffer.concat(entries.map((entry) => encodeFrame(entry.stream, entry.payload)));
+    expect(encodeFrames(entries).equals(expected)).toBe(true);
+    expect(encodeFrames([]).length).toBe(0);
   });
 });
 

@@ -31,6 +31,22 @@ export function encodeFrame(stream: StdStreamName, payload: Buffer | string): Bu
   return Buffer.concat([header, data], STDCOPY_HEADER_BYTES + data.length);
 }
 
+/** Many frames in one buffer, as one write: a frame per entry, empty ones left out. */
+export function encodeFrames(entries: ReadonlyArray<{ stream: StdStreamName; payload: Uint8Array }>): Buffer {
+  let total = 0;
+  for (const { payload } of entries) if (payload.length > 0) total += STDCOPY_HEADER_BYTES + payload.length;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const { stream, payload } of entries) {
+    if (payload.length === 0) continue;
+    out.writeUInt32BE(StdStream[stream] << 24, at);
+    out.writeUInt32BE(payload.length, at + 4);
+    out.set(payload, at + STDCOPY_HEADER_BYTES);
+    at += STDCOPY_HEADER_BYTES + payload.length;
+  }
+  return out;
+}
+
 export interface DecodedFrame {
   stream: StdStreamName;
   payload: Buffer;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { EngineRouter } from '../engine-api/engine-router.js';
-import { encodeFrame } from '../engine-api/stdcopy.js';
+import { encodeFrame, encodeFrames } from '../engine-api/stdcopy.js';
 import type { CgroupManager } from '../cgroups/cgroup-manager.js';
 import { filterContainers } from '../containers/container-filters.js';
 import { type StatsSample, sampleStats, statsDocument } from '../containers/container-stats.js';
@@ -13,6 +13,7 @@ import { invalidArgument } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { ImageService } from '../images/image-service.js';
 import { sleepUnlessAborted } from '../containers/abortable-sleep.js';
+import { drainedOrClosed } from '../drained.js';
 
 /** The container routes of the Engine API. */
 export function registerContainerHandlers(
@@ -179,8 +180,9 @@ export function registerContainerHandlers(
       throw invalidArgument(`tail must be a number or "all", not "${tailText}"`);
     const timestamps = request.query.bool('timestamps');
     const out = reply.stream(200);
-    const format = (entry: LogEntry) => (timestamps ? `${entry.time} ${entry.log}` : entry.log);
-    for await (const entry of readJsonLog(containers.logPath(record), {
+    const format = (entry: LogEntry) =>
+      timestamps ? Buffer.concat([Buffer.from(`${entry.time} `), entry.log]) : entry.log;
+    for await (const batch of readJsonLog(containers.logPath(record), {
       stdout,
       stderr,
       since: parseLogTime(request.query.string('since') ?? ''),
@@ -189,9 +191,13 @@ export function registerContainerHandlers(
       follow: request.query.bool('follow'),
       isRunning: () => isRunning(record.state.status) || record.state.status === 'created',
       signal: request.signal,
+      times: timestamps,
     })) {
-      const ok = out.write(record.request.tty ? format(entry) : encodeFrame(entry.stream, format(entry)));
-      if (!ok) await new Promise((resolve) => out.once('drain', resolve));
+      const bytes = record.request.tty
+        ? Buffer.concat(batch.map(format))
+        : encodeFrames(batch.map((entry) => ({ stream: entry.stream, payload: format(entry) })));
+      if (!out.write(bytes)) await drainedOrClosed(out);
+      if (out.destroyed) return;
     }
   });
 

@@ -16,6 +16,7 @@ import { conflict } from '../engine-error.js';
 import { OVERLAY_OPAQUE_XATTR, SysError, type SysCalls } from '../sys/sys-calls.js';
 import type { Digest } from './digest.js';
 import { planEntry, refuseEntry, type EntryAttributes, type EntryPlan, type TarEntryHeader } from './tar-entry-plan.js';
+import { drainedOrClosed } from '../drained.js';
 
 export interface ExtractOptions {
   sys: SysCalls;
@@ -317,7 +318,7 @@ async function feed(
       if (extract.destroyed) return;
       hash.update(chunk);
       counter.bytes += chunk.length;
-      if (!extract.write(chunk)) await drained(extract);
+      if (!extract.write(chunk)) await drainedOrClosed(extract);
     }
     extract.end(null);
   } catch (error) {
@@ -334,16 +335,4 @@ async function exists(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-}
-
-function drained(stream: tar.Extract): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }

@@ -11,6 +11,7 @@ import tar from 'tar-stream';
 
 import { FILE_TYPE, isWhiteoutStat, OVERLAY_OPAQUE_XATTR, type SysCalls } from '../sys/sys-calls.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './tar-entry-plan.js';
+import { drainedOrClosed } from '../drained.js';
 
 export interface TarHeader {
   name: string;
@@ -92,18 +93,6 @@ async function addEntry(pack: tar.Pack, { header, body }: TarEntry): Promise<voi
         reject(failure);
       }
     })();
-  });
-}
-
-function drainedOrClosed(sink: ReturnType<tar.Pack['entry']>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.on('drain', done);
-    sink.on('close', done);
   });
 }
 
