@@ -1,6 +1,12 @@
 import type { EngineCall, EngineCallHead } from '@skiff/protocol';
 import type { LinkStream } from '@skiff/protocol/link-stream';
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  type Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { createConnection } from 'node:net';
 import { finished, type Duplex } from 'node:stream';
 import { EngineError, invalidArgument, unavailable } from '../engine-error.js';
@@ -27,6 +33,8 @@ export const MAX_UPGRADE_BODY_BYTES = 10 * 1024 * 1024;
 export interface EngineCallRelayOptions {
   /** The engine's own Engine API socket. */
   socketPath: string;
+  /** Keeps connections to that socket for the next plain call (upgraded calls get their own). */
+  agent?: HttpAgent;
   /** Sends the answer's head to the server, before any byte of its body. */
   sendHead: (head: EngineCallHead) => void;
   /**
@@ -124,8 +132,10 @@ export class EngineCallRelay {
         method: call.method,
         path: call.path,
         headers,
-        // Half-open, so an upgraded session's input can still flow after the engine ended its output.
-        createConnection: () => createConnection({ path: options.socketPath, allowHalfOpen: true }),
+        ...(call.upgrade || !options.agent
+          ? // Half-open, so an upgraded session's input can still flow after the engine ended its output.
+            { createConnection: () => createConnection({ path: options.socketPath, allowHalfOpen: true }) }
+          : { agent: options.agent, socketPath: options.socketPath }),
       });
     } catch (error) {
       // Node refuses a malformed method, path or header before any connection is made.

@@ -1,5 +1,6 @@
 import { type EngineCall, type ErrorBody, MAX_STREAMS_PER_LINK } from '@skiff/protocol';
 import { LinkStreamTable, StreamResetError, type LinkStreamOptions } from '@skiff/protocol/link-stream';
+import { Agent as HttpAgent } from 'node:http';
 import { EngineError } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { Logger } from '../logger.js';
@@ -30,6 +31,8 @@ export interface EngineDoorOptions {
 export class EngineDoor implements PlaneDoor {
   private readonly maxCalls: number;
   private readonly lingerMs: number;
+  /** Connections to the engine's socket kept between calls: a call costs no connect. */
+  private readonly engineAgent = new HttpAgent({ keepAlive: true, maxFreeSockets: 16 });
 
   constructor(private readonly options: EngineDoorOptions) {
     this.maxCalls = options.maxCalls ?? MAX_STREAMS_PER_LINK;
@@ -99,6 +102,7 @@ export class EngineDoor implements PlaneDoor {
     const stream = streams.open(id);
     new EngineCallRelay(call, stream, {
       socketPath,
+      agent: this.engineAgent,
       sendHead: (head) => session.emit('engine.head', head),
       lingerMs: this.lingerMs,
       logger,
