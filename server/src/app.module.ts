@@ -52,6 +52,7 @@ import { EngineProxyService } from './services/engine-proxy.service.js';
 import { EngineSessionService } from './services/engine-session.service.js';
 import { FleetService } from './services/fleet.service.js';
 import { HostSweeperService } from './services/host-sweeper.service.js';
+import { HostCacheService } from './services/host-cache.service.js';
 import { HostService } from './services/host.service.js';
 import { JoinTokenService } from './services/join-token.service.js';
 import { LoginThrottleService } from './services/login-throttle.service.js';
@@ -94,6 +95,7 @@ const services = [
   EngineSessionService,
   FleetService,
   HostService,
+  HostCacheService,
   HostSweeperService,
   JoinTokenService,
   LoginThrottleService,

@@ -152,7 +152,8 @@ describe('the plane core', () => {
         }),
         notes: [
           'Through the server a call is authenticated, authorised and relayed over the agent’s Socket.IO link; ' +
-            'the agent makes it on its own socket (a new connection per call).',
+            'the agent makes it on its own socket (on a kept-alive connection). Credentials, access and the host ' +
+            'row are cached for 5 s, so a call normally costs the server no query.',
           'DB transactions per call: the server’s PostgreSQL transactions over 300 more calls through each door ' +
             '(pg_stat_database); the local socket’s row is the server’s background work in that time.',
         ],
@@ -322,8 +323,8 @@ describe('the plane core', () => {
           ];
         }),
         notes: [
-          'The agent reads a followed log from the json-file log that skiff-shim writes, and looks at a quiet log ' +
-            'every 100 ms: most of the idle latency on every path, the local socket included.',
+          'The agent reads a followed log from the json-file log that skiff-shim writes, up to 1 MiB at a time, ' +
+            'woken by inotify when it grows (and checking every 100 ms whether the container still runs).',
           'In a flood the container writes faster than any reader takes its log: the backlog waits in the log ' +
             'file, so the latency in a flood is mostly the time to read the backlog ahead of a marker.',
           'Console viewers of one container share one stream from the agent (LogFanout); a viewer more than ' +

@@ -8,8 +8,15 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AgentKey } from '../../../test/support/fake-agent-key.js';
 import { query } from '../../../test/support/database.js';
-import { call, type Session, signIn, startTestServer, type TestServer } from '../../../test/support/test-server.js';
-import { createUserWithRole } from '../../../test/support/people.js';
+import {
+  call,
+  type Session,
+  signIn,
+  signInAs,
+  startTestServer,
+  type TestServer,
+} from '../../../test/support/test-server.js';
+import { PEOPLE_PASSWORD, createUser, createUserWithRole, grant } from '../../../test/support/people.js';
 
 /** A concrete request for a route of the table: parameters filled in, a JSON body where one goes. */
 function requestOf(route: EngineRoute): { path: string; body?: unknown } {
@@ -88,6 +95,30 @@ describe('engine proxy permissions and audit', () => {
       `/api/hosts/00000000-0000-4000-8000-000000000000/engine/_ping`,
     );
     expect(answer.status).toBe(404);
+  });
+
+  it('follows a label change at once: a host group grant reaches the host, and leaves it', async () => {
+    const group = await call(server.baseUrl, admin, 'POST', '/api/host-groups', {
+      name: 'edge',
+      selector: { site: 'edge' },
+    });
+    expect(group.status).toBe(201);
+    const userId = await createUser(server.baseUrl, admin, 'edgar');
+    await grant(server.baseUrl, admin, { userId }, 'viewer', group.body.id as string);
+    const edgar = await signInAs(server.baseUrl, 'edgar', PEOPLE_PASSWORD);
+    const list = () => call(server.baseUrl, edgar, 'GET', `/api/hosts/${hostId}/engine/v1.41/containers/json`);
+    const label = (labels: Record<string, string>) =>
+      call(server.baseUrl, admin, 'PUT', `/api/hosts/${hostId}/labels`, { labels });
+
+    // Read twice, so the host is in the proxy's cache before each change.
+    for (let round = 0; round < 2; round += 1) {
+      expect((await list()).status).toBe(404);
+      expect((await list()).status).toBe(404);
+      expect((await label({ site: 'edge' })).status).toBe(200);
+      expect((await list()).status).toBe(503); // allowed: the host is enrolled but not connected
+      expect((await list()).status).toBe(503);
+      expect((await label({})).status).toBe(200);
+    }
   });
 
   it('writes exactly one audit row for every mutating route, with actor, action and outcome', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull, type Repository } from 'typeorm';
 import { ApiTokenEntity } from '../entities/api-token.entity.js';
+import type { UserEntity } from '../entities/user.entity.js';
 
 export type NewApiToken = Pick<
   ApiTokenEntity,
@@ -23,8 +24,13 @@ export class ApiTokenRepository {
     return this.tokens.findOneBy({ id });
   }
 
-  findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
-    return this.tokens.findOneBy({ tokenHash, revokedAt: IsNull() });
+  /** An unrevoked token with its owner (`user`), in one query: every API call starts with it. */
+  findActiveByHash(tokenHash: string): Promise<(ApiTokenEntity & { user: UserEntity }) | null> {
+    return this.tokens
+      .createQueryBuilder('token')
+      .innerJoinAndSelect('token.user', 'user')
+      .where('token.tokenHash = :tokenHash AND token.revokedAt IS NULL', { tokenHash })
+      .getOne() as Promise<(ApiTokenEntity & { user: UserEntity }) | null>;
   }
 
   listForUser(userId: string): Promise<ApiTokenEntity[]> {

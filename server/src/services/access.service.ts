@@ -27,6 +27,7 @@ interface CachedAccess {
 @Injectable()
 export class AccessService {
   private cache = new Map<string, CachedAccess>();
+  private readonly invalidated: Array<() => void> = [];
 
   constructor(
     private readonly grants: GrantRepository,
@@ -58,6 +59,12 @@ export class AccessService {
    */
   invalidate(): void {
     this.cache = new Map();
+    for (const listener of this.invalidated) listener();
+  }
+
+  /** Runs `listener` whenever the cache is dropped: another cache of who may do what follows it. */
+  onInvalidate(listener: () => void): void {
+    this.invalidated.push(listener);
   }
 
   /** Whether the caller may see the host at all (else it is as if it did not exist). */

@@ -2,13 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Permission } from '@skiff/protocol';
 import type { UserEntity } from '../entities/user.entity.js';
 import { conflict, forbidden, invalidArgument, unauthenticated } from '../errors/domain-error.js';
-import { ConsoleFeedRepository } from '../repositories/console-feed.repository.js';
 import { HostRepository } from '../repositories/host.repository.js';
-import { SessionRepository } from '../repositories/session.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 import { AccessService } from './access.service.js';
 import type { Actor, RequestOrigin } from './actor.js';
 import { AuditService } from './audit.service.js';
+import { AuthService } from './auth.service.js';
 import { LoginThrottleService } from './login-throttle.service.js';
 import { hashPassword, passwordMatches } from './password-hash.js';
 import { sortPermissions } from './permission-catalogue.js';
@@ -26,9 +25,8 @@ export interface MyPermissions {
 export class AccountService {
   constructor(
     private readonly users: UserRepository,
-    private readonly sessions: SessionRepository,
+    private readonly auth: AuthService,
     private readonly hosts: HostRepository,
-    private readonly feed: ConsoleFeedRepository,
     private readonly access: AccessService,
     private readonly totp: TotpService,
     private readonly throttle: LoginThrottleService,
@@ -71,9 +69,7 @@ export class AccountService {
       throw forbidden('the current password is wrong');
     }
     await this.users.setPasswordHash(user.id, await hashPassword(newPassword));
-    for (const sessionId of await this.sessions.deleteForUser(user.id, actor.sessionId)) {
-      this.feed.endSession(sessionId);
-    }
+    await this.auth.endSessions(user.id, actor.sessionId);
     await this.audit.record({ actor }, origin, { action: 'auth.password-change', outcome: 'success', target: user.id });
   }
 

@@ -10,6 +10,7 @@ import { ConsoleFeedRepository } from '../repositories/console-feed.repository.j
 import { SessionRepository } from '../repositories/session.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 import type { Actor, RequestOrigin } from './actor.js';
+import { ACCESS_CACHE_TTL_MS, AccessService } from './access.service.js';
 import { AuditService } from './audit.service.js';
 import { Clock } from './clock.js';
 import { LoginThrottleService } from './login-throttle.service.js';
@@ -31,6 +32,16 @@ export interface ResolvedSession {
 
 /** How often a session's last-used time is written back at most. */
 const TOUCH_EVERY_MS = 60_000;
+/** Past this many cached credentials the cache starts over, so it cannot grow without bound. */
+const MAX_CACHED_CREDENTIALS = 10_000;
+
+/** A session or API token found good, reused until `expiresAt` (the cache's) or `validUntil` (its own). */
+interface CachedCredential {
+  actor: Actor;
+  csrfToken: string;
+  validUntil: number | null;
+  expiresAt: number;
+}
 
 // Verified against when the account does not exist, so a wrong username costs as much as a wrong password.
 const DUMMY_HASH = argon2.hash('skiff-no-such-user', { type: argon2.argon2id });
@@ -47,7 +58,47 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly feed: ConsoleFeedRepository,
     private readonly totp: TotpService,
-  ) {}
+    access: AccessService,
+  ) {
+    // Disabling a user, revoking a token and every other change to people drop the access cache.
+    access.onInvalidate(() => this.forgetCredentials());
+  }
+
+  /**
+   * Sessions and API tokens found good, by the hash of the secret: on the hot path of every call
+   * (the engine proxy's above all), so each is checked in the database at most every 5 s, as a
+   * caller's access is. Sign-out, ended sessions and every change to users or tokens made through
+   * this replica drop them at once; one made through another replica is seen within the TTL.
+   */
+  private credentials = new Map<string, CachedCredential>();
+  /** Bumped whenever the cache is dropped, so a lookup that raced with it is not kept. */
+  private credentialGeneration = 0;
+
+  private forgetCredentials(): void {
+    this.credentials = new Map();
+    this.credentialGeneration += 1;
+  }
+
+  private cachedCredential(key: string, now: Date): CachedCredential | undefined {
+    const cached = this.credentials.get(key);
+    const at = now.getTime();
+    if (!cached || cached.expiresAt <= at || (cached.validUntil !== null && cached.validUntil <= at)) return undefined;
+    return cached;
+  }
+
+  private keepCredential(key: string, generation: number, credential: Omit<CachedCredential, 'expiresAt'>): void {
+    if (generation !== this.credentialGeneration) return;
+    if (this.credentials.size >= MAX_CACHED_CREDENTIALS) this.credentials = new Map();
+    this.credentials.set(key, { ...credential, expiresAt: this.clock.now().getTime() + ACCESS_CACHE_TTL_MS });
+  }
+
+  /** Ends every session of the user but `exceptSessionId` (a password change or reset). */
+  async endSessions(userId: string, exceptSessionId?: string): Promise<void> {
+    for (const sessionId of await this.sessions.deleteForUser(userId, exceptSessionId)) {
+      this.feed.endSession(sessionId);
+    }
+    this.forgetCredentials();
+  }
 
   /**
    * `totp` is the current code of an account with two-factor sign-in; without it such an account
@@ -87,7 +138,9 @@ export class AuthService {
   }
 
   async logout(sessionToken: string, actor: Actor, origin: RequestOrigin): Promise<void> {
-    await this.sessions.deleteByHash(hashToken(sessionToken));
+    const hash = hashToken(sessionToken);
+    await this.sessions.deleteByHash(hash);
+    this.credentials.delete(`session:${hash}`);
     if (actor.sessionId) this.feed.endSession(actor.sessionId);
     await this.audit.record({ actor }, origin, { action: 'auth.logout', outcome: 'success' });
   }
@@ -95,31 +148,46 @@ export class AuthService {
   /** The actor behind a session cookie, or null when it is unknown, expired or its user disabled. */
   async resolveSession(sessionToken: string): Promise<ResolvedSession | null> {
     const now = this.clock.now();
-    const session = await this.sessions.findUnexpiredByHash(hashToken(sessionToken), now);
+    const hash = hashToken(sessionToken);
+    const key = `session:${hash}`;
+    const cached = this.cachedCredential(key, now);
+    if (cached) return { actor: cached.actor, csrfToken: cached.csrfToken };
+    const generation = this.credentialGeneration;
+    const session = await this.sessions.findUnexpiredByHash(hash, now);
     if (!session) return null;
-    const user = await this.users.findById(session.userId);
-    if (!user || user.disabledAt) return null;
+    const { user } = session;
+    if (user.disabledAt) return null;
     if (now.getTime() - session.lastUsedAt.getTime() > TOUCH_EVERY_MS) await this.sessions.touch(session.id, now);
-    return {
-      actor: { kind: 'user', userId: user.id, username: user.username, sessionId: session.id },
+    const actor: Actor = { kind: 'user', userId: user.id, username: user.username, sessionId: session.id };
+    this.keepCredential(key, generation, {
+      actor,
       csrfToken: session.csrfToken,
-    };
+      validUntil: session.expiresAt.getTime(),
+    });
+    return { actor, csrfToken: session.csrfToken };
   }
 
   /** The actor behind an API token; throws with the reason when the token cannot be used. */
   async resolveApiToken(token: string): Promise<Actor> {
-    const found = await this.apiTokens.findActiveByHash(hashToken(token));
-    if (!found) throw unauthenticated('unknown or revoked API token');
     const now = this.clock.now();
+    const hash = hashToken(token);
+    const key = `token:${hash}`;
+    const cached = this.cachedCredential(key, now);
+    if (cached) return cached.actor;
+    const generation = this.credentialGeneration;
+    const found = await this.apiTokens.findActiveByHash(hash);
+    if (!found) throw unauthenticated('unknown or revoked API token');
     if (found.expiresAt && found.expiresAt <= now) {
       throw unauthenticated(`API token "${found.name}" expired at ${found.expiresAt.toISOString()}`);
     }
-    const user = await this.users.findById(found.userId);
-    if (!user || user.disabledAt) throw unauthenticated('the owner of this API token is disabled');
+    const { user } = found;
+    if (user.disabledAt) throw unauthenticated('the owner of this API token is disabled');
     if (!found.lastUsedAt || now.getTime() - found.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
       await this.apiTokens.touch(found.id, now);
     }
-    return { kind: 'token', userId: user.id, username: user.username, tokenId: found.id };
+    const actor: Actor = { kind: 'token', userId: user.id, username: user.username, tokenId: found.id };
+    this.keepCredential(key, generation, { actor, csrfToken: '', validUntil: found.expiresAt?.getTime() ?? null });
+    return actor;
   }
 
   private async checkTotp(user: UserEntity, code: string | undefined, origin: RequestOrigin): Promise<void> {

@@ -10,6 +10,7 @@ import type { Actor, RequestOrigin } from './actor.js';
 import { summariseBody } from './audit-summary.js';
 import { type AuditSession, AuditService } from './audit.service.js';
 import { privilegedReasons } from './engine-privilege.js';
+import { HostCacheService } from './host-cache.service.js';
 
 /** Who makes a proxied call, and from where. */
 export interface ProxyCaller {
@@ -77,6 +78,7 @@ export class EngineProxyService {
     private readonly hosts: HostRepository,
     private readonly accessService: AccessService,
     private readonly audit: AuditService,
+    private readonly hostCache: HostCacheService,
   ) {}
 
   /**
@@ -264,7 +266,7 @@ export class EngineProxyService {
 
   private async visibleHost(access: Access, hostId: string): Promise<ProxiedHost | null> {
     if (!UUID.test(hostId)) return null;
-    const host = await this.hosts.findById(hostId);
+    const host = await this.hostCache.find(hostId);
     if (!host || host.revokedAt) return null;
     if (!access.allows('host.view', host)) return null;
     return { id: host.id, name: host.name, labels: host.labels };

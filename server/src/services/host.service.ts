@@ -26,6 +26,7 @@ import { AccessService } from './access.service.js';
 import type { Actor, RequestOrigin } from './actor.js';
 import { AuditService } from './audit.service.js';
 import { Clock } from './clock.js';
+import { HostCacheService } from './host-cache.service.js';
 import { parseInventory } from './host-inventory.js';
 import { parseLabels } from './host-labels.js';
 import { sortPermissions } from './permission-catalogue.js';
@@ -46,6 +47,7 @@ export class HostService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly access: AccessService,
+    private readonly hostCache: HostCacheService,
   ) {}
 
   /** Every active host, whoever may see it (the console feed's snapshot; see listVisible). */
@@ -84,6 +86,7 @@ export class HostService {
       );
     }
     await this.hosts.setLabels(id, parsed);
+    this.hostCache.forget(id);
     await this.audit.record({ actor }, origin, {
       action: 'host.labels',
       outcome: 'success',
@@ -201,6 +204,7 @@ export class HostService {
       throw forbidden(`you need the host.manage permission on host ${host.name} to revoke it`);
     }
     const revoked = await this.hosts.revoke(id, this.clock.now());
+    this.hostCache.forget(id);
     if (!revoked) throw notFound(`no such host: ${id}`);
     this.links.cut(id, { kind: 'forbidden', message: 'this host was revoked on the server' });
     await this.audit.record({ actor }, origin, { action: 'host.revoke', outcome: 'success', target: id, hostId: id });

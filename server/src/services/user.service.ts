@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { UserEntity } from '../entities/user.entity.js';
 import { conflict, forbidden, notFound } from '../errors/domain-error.js';
-import { ConsoleFeedRepository } from '../repositories/console-feed.repository.js';
-import { SessionRepository } from '../repositories/session.repository.js';
 import { UserRepository } from '../repositories/user.repository.js';
 import { AccessService } from './access.service.js';
 import type { Actor, RequestOrigin } from './actor.js';
 import { AuditService } from './audit.service.js';
+import { AuthService } from './auth.service.js';
 import { Clock } from './clock.js';
 import { LastUserManagerService } from './last-user-manager.service.js';
 import { hashPassword } from './password-hash.js';
@@ -17,8 +16,7 @@ import { TotpService } from './totp.service.js';
 export class UserService {
   constructor(
     private readonly users: UserRepository,
-    private readonly sessions: SessionRepository,
-    private readonly feed: ConsoleFeedRepository,
+    private readonly auth: AuthService,
     private readonly access: AccessService,
     private readonly lastManager: LastUserManagerService,
     private readonly totp: TotpService,
@@ -61,7 +59,7 @@ export class UserService {
       await this.lastManager.ensureOneRemains(`disable ${user.username}`, (holding) => holding.userId === id);
     }
     await this.users.setDisabled(id, disabled ? this.clock.now() : null);
-    if (disabled) await this.endSessions(id);
+    if (disabled) await this.auth.endSessions(id);
     this.access.invalidate();
     await this.audit.record({ actor }, origin, {
       action: disabled ? 'user.disable' : 'user.enable',
@@ -76,7 +74,7 @@ export class UserService {
   async resetPassword(actor: Actor, id: string, password: string, origin: RequestOrigin): Promise<void> {
     const user = await this.get(id);
     await this.users.setPasswordHash(id, await hashPassword(password));
-    await this.endSessions(id, id === actor.userId ? actor.sessionId : undefined);
+    await this.auth.endSessions(id, id === actor.userId ? actor.sessionId : undefined);
     await this.audit.record({ actor }, origin, {
       action: 'user.password-reset',
       outcome: 'success',
@@ -103,7 +101,7 @@ export class UserService {
     const user = await this.get(id);
     if (id === actor.userId) throw forbidden('you cannot delete your own account');
     await this.lastManager.ensureOneRemains(`delete ${user.username}`, (holding) => holding.userId === id);
-    await this.endSessions(id);
+    await this.auth.endSessions(id);
     await this.users.delete(id);
     this.access.invalidate();
     await this.audit.record({ actor }, origin, {
@@ -112,11 +110,5 @@ export class UserService {
       target: id,
       details: { username: user.username },
     });
-  }
-
-  private async endSessions(userId: string, exceptSessionId?: string): Promise<void> {
-    for (const sessionId of await this.sessions.deleteForUser(userId, exceptSessionId)) {
-      this.feed.endSession(sessionId);
-    }
   }
 }
