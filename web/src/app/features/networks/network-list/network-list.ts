@@ -2,7 +2,7 @@ import { ChangeDetectionStrategy, Component, computed, effect, inject, signal, u
 import { MatButtonModule } from '@angular/material/button';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 
-import { EngineApi } from '../../../core/engine/engine-api';
+import { EngineApi, EngineError } from '../../../core/engine/engine-api';
 import { errorMessage } from '../../../core/errors/error-message';
 import { EngineHostPicker } from '../../images/engine-host-picker';
 import { JsonView, readable } from '../../images/json-view';
@@ -35,6 +35,8 @@ export class NetworkList {
   protected readonly networks = signal<Network[] | null>(null);
   protected readonly loading = signal(false);
   protected readonly error = signal<string | null>(null);
+  /** What the host's agent said when it does not serve networks at all (HTTP 501), rather than failed. */
+  protected readonly unsupported = signal<string | null>(null);
   protected readonly actionError = signal<string | null>(null);
   protected readonly inspected = signal<Inspected | null>(null);
   protected readonly sorted = computed(() => [...(this.networks() ?? [])].sort((a, b) => a.Name.localeCompare(b.Name)));
@@ -54,11 +56,14 @@ export class NetworkList {
     if (!hostId) return;
     this.loading.set(true);
     this.error.set(null);
+    this.unsupported.set(null);
     try {
       const networks = await this.engine.get<Network[]>(hostId, '/networks');
       if (hostId === this.hostId()) this.networks.set(networks);
     } catch (error) {
-      if (hostId === this.hostId()) this.error.set(errorMessage(error));
+      if (hostId !== this.hostId()) return;
+      if (error instanceof EngineError && error.status === 501) this.unsupported.set(error.message);
+      else this.error.set(errorMessage(error));
     } finally {
       this.loading.set(false);
     }
