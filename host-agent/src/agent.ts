@@ -110,7 +110,7 @@ async function runLink(
     serverUrl: options.server,
     hostId: enrolled.hostId,
     key,
-    collectInventory: () => collectInventory(environment.inventorySources ?? HOST_INVENTORY_SOURCES),
+    collectInventory: () => collectInventory(environment.inventorySources ?? HOST_INVENTORY_SOURCES, options.root),
     door: new EngineDoor({ socketPath: engine?.socketPath, logger }),
     logger,
     ...environment.link,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ describe(collectInventory.name, () => {
     sources = {
       osReleaseFiles: [join(base, 'etc', 'os-release'), join(base, 'usr-lib', 'os-release')],
       cgroupRoot: join(base, 'cgroup'),
+      meminfoFile: join(base, 'meminfo'),
     };
   });
   afterEach(async () => {
@@ -59,7 +60,7 @@ describe(collectInventory.name, () => {
   });
 
   it('describes the machine and the agent', async () => {
-    const inventory = await collectInventory(sources, '9.9.9');
+    const inventory = await collectInventory(sources, base, '9.9.9');
 
     expect(inventory).toEqual({
       hostname: os.hostname(),
@@ -70,7 +71,33 @@ describe(collectInventory.name, () => {
       memoryBytes: os.totalmem(),
       cgroupVersion: 'v1',
       agentVersion: '9.9.9',
+      usage: undefined,
     });
+  });
+
+  it('reports memory available, the disk under the state root and the load', async () => {
+    await writeFile(
+      sources.meminfoFile,
+      'MemTotal:       16000000 kB\nMemFree:         1000 kB\nMemAvailable:    4000000 kB\n',
+    );
+    const disk = await statfs(base);
+
+    const { usage } = await collectInventory(sources, base);
+
+    expect(usage).toEqual({
+      memoryAvailableBytes: 4_000_000 * 1024,
+      diskTotalBytes: disk.blocks * disk.bsize,
+      diskFreeBytes: expect.any(Number) as number,
+      load1: expect.any(Number) as number,
+    });
+    expect(usage!.diskFreeBytes).toBeGreaterThan(0);
+    expect(usage!.diskFreeBytes).toBeLessThanOrEqual(usage!.diskTotalBytes);
+  });
+
+  it('reports no usage when it cannot be read, and the rest all the same', async () => {
+    const inventory = await collectInventory(sources, join(base, 'no-such-root'));
+    expect(inventory.usage).toBeUndefined();
+    expect(inventory.hostname).toBe(os.hostname());
   });
 
   it("reports the host-agent package's version by default", async () => {

@@ -1,5 +1,5 @@
-import type { HostInventory } from '@skiff/protocol';
-import { access, readFile } from 'node:fs/promises';
+import type { HostInventory, HostUsage } from '@skiff/protocol';
+import { access, readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { agentVersion } from '../agent-version.js';
@@ -9,27 +9,52 @@ export interface InventorySources {
   /** Tried in order; os-release(5) names /usr/lib/os-release as the fallback of /etc/os-release. */
   osReleaseFiles: readonly string[];
   cgroupRoot: string;
+  meminfoFile: string;
 }
 
 export const HOST_INVENTORY_SOURCES: InventorySources = {
   osReleaseFiles: ['/etc/os-release', '/usr/lib/os-release'],
   cgroupRoot: '/sys/fs/cgroup',
+  meminfoFile: '/proc/meminfo',
 };
 
+/**
+ * The host's facts and its use of memory and of the disk under `stateRoot` (where the engine
+ * keeps images, containers and volumes), as each heartbeat reports them.
+ */
 export async function collectInventory(
   sources: InventorySources = HOST_INVENTORY_SOURCES,
+  stateRoot: string = '/',
   version: string = agentVersion(),
 ): Promise<HostInventory> {
+  const memoryBytes = os.totalmem();
   return {
     hostname: os.hostname(),
     os: await detectOsName(sources.osReleaseFiles),
     kernel: os.release(),
     architecture: process.arch,
     cpus: os.availableParallelism(),
-    memoryBytes: os.totalmem(),
+    memoryBytes,
     cgroupVersion: await detectCgroupVersion(sources.cgroupRoot),
     agentVersion: version,
+    usage: await measureUsage(sources.meminfoFile, stateRoot),
   };
+}
+
+/** Memory available, the disk under `stateRoot` and the load; a figure that cannot be read is left out. */
+export async function measureUsage(meminfoFile: string, stateRoot: string): Promise<HostUsage | undefined> {
+  try {
+    const [meminfo, disk] = await Promise.all([readFile(meminfoFile, 'utf8'), statfs(stateRoot)]);
+    const available = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
+    return {
+      memoryAvailableBytes: available ? Number(available[1]) * 1024 : os.freemem(),
+      diskTotalBytes: disk.blocks * disk.bsize,
+      diskFreeBytes: disk.bavail * disk.bsize,
+      load1: Math.round(os.loadavg()[0] * 100) / 100,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** PRETTY_NAME of the first readable os-release file, else NAME, else the kernel's name for itself. */

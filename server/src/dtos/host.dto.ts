@@ -1,6 +1,13 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsBase64, IsObject, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
+export class HostUsageDto {
+  @ApiProperty({ description: 'Memory available for new work without swapping' }) memoryAvailableBytes!: number;
+  @ApiProperty({ description: "Size of the filesystem holding the agent's state" }) diskTotalBytes!: number;
+  @ApiProperty({ description: 'What of it is free' }) diskFreeBytes!: number;
+  @ApiProperty({ description: 'One-minute load average' }) load1!: number;
+}
+
 export class HostInventoryDto {
   @ApiProperty() hostname!: string;
   @ApiProperty() os!: string;
@@ -10,6 +17,12 @@ export class HostInventoryDto {
   @ApiProperty() memoryBytes!: number;
   @ApiProperty({ enum: ['v1', 'v2'] }) cgroupVersion!: 'v1' | 'v2';
   @ApiProperty() agentVersion!: string;
+  @ApiProperty({
+    type: HostUsageDto,
+    required: false,
+    description: "What is in use, as of the agent's last heartbeat (every few seconds)",
+  })
+  usage?: HostUsageDto;
 }
 
 export class HostDto {

@@ -1,7 +1,7 @@
-import { CONSOLE_NAMESPACE, type HostSummary } from '@skiff/protocol';
+import { CONSOLE_NAMESPACE, type HostSummary, hostPressure } from '@skiff/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AgentKey, openLink, respond } from '../../../test/support/fake-agent-key.js';
+import { AgentKey, inventory, openLink, respond } from '../../../test/support/fake-agent-key.js';
 import { call, type Session, signIn, startTestServer, type TestServer } from '../../../test/support/test-server.js';
 
 describe('the console feed', () => {
@@ -59,6 +59,47 @@ describe('the console feed', () => {
     const removed = next<{ id: string }>(socket, 'host.removed');
     await call(server.baseUrl, session, 'DELETE', `/api/hosts/${hostId}`);
     expect(await removed).toEqual({ id: hostId });
+    link.socket.disconnect();
+  });
+
+  it('shows a host’s usage from its heartbeats, and a change of pressure at once', async () => {
+    const token = (await call(server.baseUrl, session, 'POST', '/api/join-tokens', {})).body.token as string;
+    const key = new AgentKey();
+    const enrolled = await call(server.baseUrl, null, 'POST', '/api/agents/enrol', key.enrolBody(token, 'disk-01'));
+    const hostId = enrolled.body.hostId as string;
+    const link = await openLink(server.baseUrl);
+    expect((await respond(link, hostId, key.answer(link.nonce, hostId))).ok).toBe(true);
+    const socket = connect(session.cookie);
+    await next(socket, 'hosts.snapshot');
+    const updates: HostSummary[] = [];
+    socket.on('host.updated', (host: HostSummary) => {
+      if (host.id === hostId) updates.push(host);
+    });
+    const usage = (diskFreeBytes: number) => ({
+      ...inventory,
+      usage: { memoryAvailableBytes: 4 * 2 ** 30, diskTotalBytes: 1000 * 2 ** 20, diskFreeBytes, load1: 0.5 },
+    });
+
+    link.socket.emit('heartbeat', usage(500 * 2 ** 20));
+    await expect.poll(() => updates.length).toBe(1);
+    expect(hostPressure(updates[0].inventory)).toEqual([]);
+    // Usage alone goes out at most every few seconds…
+    link.socket.emit('heartbeat', usage(400 * 2 ** 20));
+    // …but running short of disk goes out at once.
+    link.socket.emit('heartbeat', usage(50 * 2 ** 20));
+    await expect.poll(() => updates.length).toBe(2);
+    expect(updates[1].inventory?.usage).toMatchObject({ diskFreeBytes: 50 * 2 ** 20 });
+    expect(hostPressure(updates[1].inventory)).toEqual(['disk']);
+    const listed = await call(server.baseUrl, session, 'GET', `/api/hosts/${hostId}`);
+    expect(listed.body.inventory.usage).toEqual(usage(50 * 2 ** 20).usage);
+
+    // A malformed report is refused whole and shown to nobody; the next good one counts.
+    link.socket.emit('heartbeat', { ...inventory, usage: { diskFreeBytes: 'plenty' } });
+    link.socket.emit('heartbeat', usage(40 * 2 ** 20));
+    await expect
+      .poll(async () => (await call(server.baseUrl, session, 'GET', `/api/hosts/${hostId}`)).body.inventory.usage)
+      .toMatchObject({ diskFreeBytes: 40 * 2 ** 20 });
+    expect(updates).toHaveLength(2);
     link.socket.disconnect();
   });
 

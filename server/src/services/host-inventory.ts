@@ -1,4 +1,4 @@
-import type { HostInventory } from '@skiff/protocol';
+import type { HostInventory, HostUsage } from '@skiff/protocol';
 import { invalidArgument } from '../errors/domain-error.js';
 
 /** Checks an inventory sent by an agent field by field; agents are not trusted to send well-formed data. */
@@ -32,5 +32,33 @@ export function parseInventory(value: unknown): HostInventory {
     memoryBytes: count('memoryBytes'),
     cgroupVersion,
     agentVersion: text('agentVersion', 64),
+    ...(record.usage === undefined ? {} : { usage: parseUsage(record.usage) }),
   };
+}
+
+/** The usage part of an inventory: counts of bytes and a load average, nothing else. */
+function parseUsage(value: unknown): HostUsage {
+  if (typeof value !== 'object' || value === null) throw invalidArgument('inventory.usage must be an object');
+  const record = value as Record<string, unknown>;
+  const bytes = (field: keyof HostUsage): number => {
+    const item = record[field];
+    if (typeof item !== 'number' || !Number.isSafeInteger(item) || item < 0) {
+      throw invalidArgument(`inventory.usage.${field} must be a non-negative integer`);
+    }
+    return item;
+  };
+  const load1 = record.load1;
+  if (typeof load1 !== 'number' || !Number.isFinite(load1) || load1 < 0) {
+    throw invalidArgument('inventory.usage.load1 must be a non-negative number');
+  }
+  const usage = {
+    memoryAvailableBytes: bytes('memoryAvailableBytes'),
+    diskTotalBytes: bytes('diskTotalBytes'),
+    diskFreeBytes: bytes('diskFreeBytes'),
+    load1,
+  };
+  if (usage.diskFreeBytes > usage.diskTotalBytes) {
+    throw invalidArgument('inventory.usage.diskFreeBytes cannot be more than diskTotalBytes');
+  }
+  return usage;
 }

@@ -6,6 +6,7 @@ import {
   OFFLINE_AFTER_MS,
   challengePayload,
   enrolmentPayload,
+  hostPressure,
 } from '@skiff/protocol';
 import { type KeyObject, createPublicKey, verify } from 'node:crypto';
 import type { HostEntity } from '../entities/host.entity.js';
@@ -32,6 +33,9 @@ import { parseLabels } from './host-labels.js';
 import { sortPermissions } from './permission-catalogue.js';
 import { hashToken } from './secret-token.js';
 
+/** How often a host's usage goes to the consoles at most, unless its pressure changes. */
+export const USAGE_SHOWN_EVERY_MS = 15_000;
+
 /** A host as the REST API shows it: the summary with its labels. */
 export type HostView = HostSummary & { labels: Record<string, string> };
 
@@ -49,6 +53,9 @@ export class HostService {
     private readonly access: AccessService,
     private readonly hostCache: HostCacheService,
   ) {}
+
+  /** When each host's usage last went to the consoles, and the pressure it showed. */
+  private readonly usageShown = new Map<string, { at: number; pressure: string }>();
 
   /** Every active host, whoever may see it (the console feed's snapshot; see listVisible). */
   async list(): Promise<HostSummary[]> {
@@ -176,12 +183,22 @@ export class HostService {
     const now = this.clock.now();
     const parsed = parseInventory(inventory);
     await this.hosts.markOnline(hostId, parsed, now);
-    if (host.status !== 'online')
+    // Consoles see a host come online at once, its usage at most every USAGE_SHOWN_EVERY_MS, and a
+    // change of pressure at once; not every heartbeat.
+    const pressure = hostPressure(parsed).join(',');
+    const shown = this.usageShown.get(hostId);
+    const usageDue =
+      parsed.usage !== undefined &&
+      (!shown || shown.pressure !== pressure || now.getTime() - shown.at >= USAGE_SHOWN_EVERY_MS);
+    if (host.status !== 'online' || usageDue) {
+      this.usageShown.set(hostId, { at: now.getTime(), pressure });
       this.feed.hostUpdated(toView({ ...host, status: 'online', inventory: parsed, lastSeenAt: now }));
+    }
   }
 
   async agentDisconnected(hostId: string, socket: AgentSocket): Promise<void> {
     if (!this.links.forget(hostId, socket)) return;
+    this.usageShown.delete(hostId);
     await this.hosts.markOffline(hostId);
     const host = await this.hosts.findById(hostId);
     if (host && !host.revokedAt) this.feed.hostUpdated(toView(host));

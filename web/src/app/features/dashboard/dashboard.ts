@@ -18,6 +18,7 @@ import {
   type FleetContainers,
 } from '../containers/fleet-containers';
 import { HostsFeed } from '../hosts/hosts-feed';
+import { usageLines } from '../hosts/host-usage';
 import { formatTimeAgo } from '../../shared/format/relative-time';
 
 const RECENT_EVENTS = 20;
@@ -96,11 +97,13 @@ export class Dashboard {
   protected readonly audit = signal<readonly AuditEvent[] | null>(null);
   protected readonly auditError = signal<string | null>(null);
 
-  /**
-   * The inventory an agent reports (HostInventory) has the total memory only: no free memory and
-   * no disk figures, so there is no pressure to show yet.
-   */
-  protected readonly pressureAvailable = false;
+  // Hosts short of memory or disk, by their agents' heartbeats (pushed with the hosts).
+  protected readonly reportingUsage = computed(() => this.online().filter((host) => host.inventory?.usage));
+  protected readonly underPressure = computed(() =>
+    this.reportingUsage()
+      .map((host) => ({ host, lines: usageLines(host.inventory).filter((line) => line.pressure) }))
+      .filter((entry) => entry.lines.length > 0),
+  );
 
   constructor() {
     let nextKey = 0;

@@ -15,6 +15,7 @@ import { Permissions } from '../../../core/access/permissions';
 import { EngineApi } from '../../../core/engine/engine-api';
 import { errorMessage } from '../../../core/errors/error-message';
 import { formatByteSize } from '../../../shared/format/byte-size';
+import { usageLines } from '../host-usage';
 import { formatTimeAgo } from '../../../shared/format/relative-time';
 import { FleetContainersApi, containerName, type FleetContainer } from '../../containers/fleet-containers';
 import { confirmAction } from '../../people/confirm-dialog';
@@ -78,6 +79,8 @@ export class HostDetail {
     const live = this.feed.hosts().find((host) => host.id === this.id());
     return details && live ? { ...details, ...live, labels: details.labels } : details;
   });
+  /** Memory and disk in use, live from the heartbeats. */
+  protected readonly usage = computed(() => usageLines(this.host()?.inventory));
   protected readonly canManage = computed(() => this.permissions.holds('host.manage', this.id()));
   protected readonly manageReason = computed(() => this.permissions.reason('host.manage', this.id()));
 
