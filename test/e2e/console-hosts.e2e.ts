@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
@@ -16,6 +18,9 @@ const TOTP_USER = 'tessa';
 const serverScript = join(repoRoot, 'server/bin/skiff-server.js');
 const agentScript = join(repoRoot, 'host-agent/bin/skiff-agent.js');
 const artifacts = join(repoRoot, 'test/e2e/artifacts');
+/** The agent's state lives on a tmpfs this small, so the test can fill its disk. */
+const STATE_DISK_MIB = 64;
+const run = promisify(execFile);
 
 /** RFC 4648 base32, as authenticator apps read the secret. */
 function base32Decode(text: string): Buffer {
@@ -54,6 +59,7 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
   let server: Started;
   let agent: Started | undefined;
   let agentRoot: string | undefined;
+  let stateDiskMounted = false;
   let browser: Browser;
   let adminContext: BrowserContext;
   let page: Page;
@@ -90,6 +96,8 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
     const token = await call(baseUrl, admin, 'POST', '/api/join-tokens', {});
     expect(token.status).toBe(201);
     agentRoot = await mkdtemp(join(tmpdir(), 'skiff-e2e-hosts-'));
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${STATE_DISK_MIB}m,mode=0711`, 'skiff-e2e-state', agentRoot]);
+    stateDiskMounted = true;
     await chmod(agentRoot, 0o711);
     agent = startNode(
       agentScript,
@@ -136,6 +144,7 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
     await agent?.stop('SIGTERM');
     await server?.stop();
     await database?.drop();
+    if (stateDiskMounted && agentRoot) await run('umount', [agentRoot]);
     if (agentRoot) await rm(agentRoot, { recursive: true, force: true });
   });
 
@@ -148,7 +157,42 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
     await expect
       .poll(() => page.getByTestId('dashboard-audit').locator('li').count(), { timeout: 10_000 })
       .toBeGreaterThan(0);
+    // The host's heartbeats carry its memory and disk use; neither runs short yet.
+    await expect
+      .poll(() => page.getByTestId('no-pressure').textContent(), { timeout: 10_000 })
+      .toContain('1 reporting');
     await screenshot(page, 'hosts-dashboard');
+  });
+
+  it('shows a host running short of disk, live on the dashboard and its page, until space is freed', async () => {
+    // Fill the agent's state disk past 90%; its next heartbeat reports it and the console updates.
+    const filler = join(agentRoot as string, 'filler');
+    await writeFile(filler, Buffer.alloc((STATE_DISK_MIB - 4) * 1024 * 1024, 1));
+    try {
+      const pressured = page.locator(`.pressure-list li[data-host-id="${hostId}"]`);
+      await expect.poll(() => pressured.locator('[data-resource="disk"]').count(), { timeout: 15_000 }).toBe(1);
+      expect(await pressured.textContent()).toContain(HOST_NAME);
+      expect(await pressured.locator('[data-resource="disk"]').textContent()).toMatch(
+        /free of 64(\.0)? MiB \(9\d% used\)/,
+      );
+      // Memory on this machine is not short, so only the disk is named.
+      expect(await pressured.locator('[data-resource="memory"]').count()).toBe(0);
+      await screenshot(page, 'hosts-dashboard-pressure');
+
+      // The host's own page shows the same figures with the warning.
+      await page.goto(`${baseUrl}/hosts/${hostId}`);
+      const disk = page.getByTestId('host-usage').locator('[data-resource="disk"]');
+      await expect.poll(() => disk.textContent(), { timeout: 10_000 }).toContain('running short');
+      expect(await page.getByTestId('host-usage').locator('[data-resource="memory"]').textContent()).toContain(
+        'available of',
+      );
+      await page.goto(`${baseUrl}/dashboard`);
+    } finally {
+      await rm(filler, { force: true });
+    }
+    // Freed again: the next heartbeat clears the warning without a reload.
+    await expect.poll(() => page.getByTestId('no-pressure').count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.locator(`.pressure-list li[data-host-id="${hostId}"]`).count()).toBe(0);
   });
 
   it('switches between the light and the dark theme, and remembers the choice', async () => {
@@ -237,6 +281,15 @@ describe('the console shows the fleet at a glance, enrols and manages hosts, and
       expect(await login.getByTestId('current-user').textContent()).toBe(TOTP_USER);
       // No audit.view: no audit entries on the dashboard.
       expect(await login.getByTestId('dashboard-audit').count()).toBe(0);
+
+      // My account says two-factor sign-in is on, and offers to turn it off rather than set it up.
+      await login.goto(`${baseUrl}/people/account`);
+      await expect.poll(() => login.getByTestId('totp-status').textContent(), { timeout: 10_000 }).toContain('is on');
+      expect(await login.getByRole('button', { name: 'Set up two-factor sign-in' }).count()).toBe(0);
+      expect(await login.getByRole('button', { name: 'Turn off two-factor sign-in' }).count()).toBe(1);
+      // Signed in, the sign-in page leads back to the dashboard.
+      await login.goto(`${baseUrl}/login`);
+      await login.waitForURL(/\/dashboard$/, { timeout: 10_000 });
     } finally {
       await context.close();
     }

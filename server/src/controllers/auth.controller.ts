@@ -60,7 +60,11 @@ export class AuthController {
   @ApiOperation({ summary: 'Who the caller is; for a browser session, also its CSRF token.' })
   @ApiOkResponse({ type: MeDto })
   async me(@CurrentActor() actor: Actor, @Req() request: AuthenticatedRequest): Promise<MeDto> {
-    const me: MeDto = { user: { id: actor.userId, username: actor.username }, via: actor.kind };
+    const me: MeDto = {
+      user: { id: actor.userId, username: actor.username },
+      via: actor.kind,
+      totpEnabled: await this.auth.totpEnabled(actor.userId),
+    };
     if (request.sessionToken) {
       const session = await this.auth.resolveSession(request.sessionToken);
       if (session) me.csrfToken = session.csrfToken;

@@ -54,6 +54,7 @@ describe('two-factor sign-in with TOTP', () => {
   });
 
   it('turns on only with a right code', async () => {
+    expect((await call(server.baseUrl, tina, 'GET', '/api/auth/me')).body.totpEnabled).toBe(false);
     const wrong = await call(server.baseUrl, tina, 'POST', '/api/me/totp/confirm', { code: code(5) });
     expect(wrong.status).toBe(400);
     expect(wrong.body.message).toBe('wrong or already used TOTP code');
@@ -63,6 +64,7 @@ describe('two-factor sign-in with TOTP', () => {
     expect(right.status).toBe(204);
     const me = await call(server.baseUrl, admin, 'GET', `/api/users/${userId}`);
     expect(me.body.totpEnabled).toBe(true);
+    expect((await call(server.baseUrl, tina, 'GET', '/api/auth/me')).body.totpEnabled).toBe(true);
     const [audit] = await query<{ details: unknown }>(
       server.database.url,
       `SELECT details FROM audit_events WHERE action = 'auth.totp-enable' ORDER BY id DESC LIMIT 1`,

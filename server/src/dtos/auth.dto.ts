@@ -52,4 +52,7 @@ export class MeDto {
 
   @ApiProperty({ required: false, description: 'Set when the caller uses a browser session.' })
   csrfToken?: string;
+
+  @ApiProperty({ description: 'Whether signing in to this account needs a TOTP code.' })
+  totpEnabled!: boolean;
 }

@@ -209,6 +209,11 @@ export class AuthService {
     throw unauthenticated('wrong or already used TOTP code', { totpRequired: true });
   }
 
+  /** Whether the account signs in with a TOTP code too. */
+  async totpEnabled(userId: string): Promise<boolean> {
+    return Boolean((await this.users.findById(userId))?.totpEnabledAt);
+  }
+
   csrfMatches(expected: string, given: string | undefined): boolean {
     return given !== undefined && sameSecret(expected, given);
   }

@@ -18,7 +18,14 @@ export const requireSession: CanActivateFn = async (_route, state) => {
   return router.createUrlTree(['/login'], { queryParams: { returnUrl: state.url } });
 };
 
-/** The sign-in page is pointless while signed in (as far as this tab knows): go to the hosts instead. */
-export const redirectSignedIn: CanActivateFn = () => {
-  return inject(Session).signedIn() ? inject(Router).createUrlTree(['/hosts']) : true;
+/** The sign-in page is pointless while signed in: go to the dashboard instead. */
+export const redirectSignedIn: CanActivateFn = async () => {
+  const session = inject(Session);
+  const router = inject(Router);
+  try {
+    if (session.signedIn() || (await session.restore())) return router.createUrlTree(['/']);
+  } catch {
+    // The server cannot say: the sign-in page is the place to find out.
+  }
+  return true;
 };

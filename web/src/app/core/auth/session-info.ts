@@ -21,6 +21,8 @@ export interface Me {
   user: SessionUser;
   via?: 'user' | 'token';
   csrfToken?: string;
+  /** Whether signing in to this account needs a TOTP code. */
+  totpEnabled?: boolean;
 }
 
 export interface Credentials {

@@ -12,7 +12,9 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatSnackBar } from '@angular/material/snack-bar';
 import { MatTableModule } from '@angular/material/table';
 import type { Permission } from '@skiff/protocol';
+import { firstValueFrom } from 'rxjs';
 
+import { AuthApi } from '../../../core/auth/auth-api';
 import { errorMessage } from '../../../core/errors/error-message';
 import { confirmAction } from '../confirm-dialog';
 import { newPasswordValidators, passwordsMatch } from '../new-password';
@@ -53,6 +55,7 @@ export class MyAccount {
   private readonly dialog = inject(MatDialog);
   private readonly clipboard = inject(Clipboard);
   private readonly snackBar = inject(MatSnackBar);
+  private readonly authApi = inject(AuthApi);
   private readonly fb = inject(NonNullableFormBuilder);
   protected readonly tokenActions = new PageActions(this.snackBar);
   protected readonly passwordActions = new PageActions(this.snackBar);
@@ -77,6 +80,8 @@ export class MyAccount {
   /** The token just made: shown this once, until the user closes it. */
   protected readonly created = signal<CreatedApiToken | null>(null);
   protected readonly enrolment = signal<TotpEnrolment | null>(null);
+  /** Whether two-factor sign-in is on for this account; null until known. */
+  protected readonly totpEnabled = signal<boolean | null>(null);
 
   protected readonly tokenForm = this.fb.group({
     name: ['', [Validators.required, Validators.maxLength(100)]],
@@ -101,11 +106,13 @@ export class MyAccount {
 
   protected async reload(): Promise<void> {
     try {
-      const [tokens, catalogue, mine] = await Promise.all([
+      const [tokens, catalogue, mine, me] = await Promise.all([
         this.api.tokens(),
         this.api.permissionCatalogue(),
         this.api.myPermissions(),
+        firstValueFrom(this.authApi.me()),
       ]);
+      this.totpEnabled.set(me.totpEnabled ?? false);
       const held = new Set<Permission>([...mine.global, ...mine.hostGroups.flatMap((group) => group.permissions)]);
       this.tokens.set(tokens);
       this.heldPermissions.set(catalogue.filter((permission) => held.has(permission.name)));
@@ -188,6 +195,7 @@ export class MyAccount {
     }
     const { code } = this.confirmForm.getRawValue();
     if (await this.totpActions.run(() => this.api.confirmTotp(code), 'Two-factor sign-in is on.')) {
+      this.totpEnabled.set(true);
       this.enrolment.set(null);
     }
   }
@@ -199,6 +207,7 @@ export class MyAccount {
     }
     const { code } = this.disableForm.getRawValue();
     if (await this.totpActions.run(() => this.api.disableTotp(code), 'Two-factor sign-in is off.')) {
+      this.totpEnabled.set(false);
       form.resetForm({ code: '' });
     }
   }
