@@ -33,6 +33,8 @@ export interface BusyboxImageOptions {
   directory?: string;
   /** Gzip the layer blob (OCI layout only; docker-save layers are plain tars). */
   gzipLayer?: boolean;
+  /** More of the image's container defaults (`config.config`), e.g. a Healthcheck. */
+  containerConfig?: Record<string, unknown>;
 }
 
 export interface BusyboxImage {
@@ -144,7 +146,7 @@ export async function buildBusyboxImage(options: BusyboxImageOptions = {}): Prom
     architecture: hostArchitecture(),
     os: 'linux',
     created: CREATED,
-    config: { Env: [PATH_ENV], Cmd: ['sh'] },
+    config: { Env: [PATH_ENV], Cmd: ['sh'], ...options.containerConfig },
     rootfs: { type: 'layers', diff_ids: [diffId] },
     history: [
       { created: CREATED, created_by: '/bin/sh -c #(nop) ADD file:busybox-static in / ' },

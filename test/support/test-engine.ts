@@ -66,10 +66,14 @@ export class TestEngine {
     }
   }
 
-  /** Stops the engine (containers keep running under their shims) and, after `downtimeMs`, starts it again on the same root. */
-  async restart(downtimeMs = 0): Promise<void> {
+  /**
+   * Stops the engine (containers keep running under their shims) and, after `downtimeMs` and
+   * whatever `whileDown` does, starts it again on the same root.
+   */
+  async restart(downtimeMs = 0, whileDown?: () => Promise<void>): Promise<void> {
     await this.engine.close();
     await new Promise((resolve) => setTimeout(resolve, downtimeMs));
+    await whileDown?.();
     this.engine = await TestEngine.startAt(this.root);
   }
 

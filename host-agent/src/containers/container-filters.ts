@@ -20,6 +20,8 @@ export const CONTAINER_FILTERS = [
   'publish',
 ] as const;
 
+const HEALTH_FILTERS = ['starting', 'healthy', 'unhealthy', 'none'];
+
 const STATUSES: ContainerStatus[] = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
 /**
@@ -37,6 +39,10 @@ export function filterContainers(
       throw invalidArgument(`invalid filter 'status=${status}': use one of ${STATUSES.join(', ')}`);
     }
   }
+  for (const health of filters.get('health')) {
+    if (!HEALTH_FILTERS.includes(health))
+      throw invalidArgument(`invalid filter 'health=${health}': use one of ${HEALTH_FILTERS.join(', ')}`);
+  }
   const exited = filters.get('exited').map((value) => {
     if (!/^-?\d+$/.test(value)) throw invalidArgument(`invalid filter 'exited=${value}': an exit code is a number`);
     return Number(value);
@@ -50,6 +56,7 @@ export function filterContainers(
       any('name', (value) => record.name.includes(value.replace(/^\//, ''))) &&
       any('label', (value) => labelMatches(record.labels, value)) &&
       any('status', (value) => record.state.status === value) &&
+      any('health', (value) => (record.state.health?.Status ?? 'none') === value) &&
       any('ancestor', (value) => imageMatches(value, record)) &&
       any('volume', (value) => record.mounts.some((mount) => mount.Name === value || mount.Destination === value)) &&
       (exited.length === 0 || (record.state.status === 'exited' && exited.includes(record.state.exitCode))) &&

@@ -1,3 +1,4 @@
+import type { HealthConfig } from '../images/image-config.js';
 import type { CreateRequest } from './create-request.js';
 import type { ContainerStatus } from './container-state.js';
 
@@ -25,6 +26,28 @@ export interface ContainerRuntimeState {
   oomKilled: boolean;
   error: string;
   restartCount: number;
+  /** Stopped, killed or removed through the API since its last start: its restart policy waits. */
+  manuallyStopped?: boolean;
+  /** Set while the container has a healthcheck (`State.Health`). */
+  health?: HealthState;
+}
+
+/** One probe of a healthcheck, as `State.Health.Log` shows it. */
+export interface HealthResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** `State.Health`. */
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last five probes, oldest first. */
+  Log: HealthResult[];
 }
 
 /** Everything the engine keeps about one container, in `<root>/containers/<id>/container.json`. */
@@ -47,6 +70,10 @@ export interface ContainerRecord {
   labels: Record<string, string>;
   rootfs: { lowerDirs: string[]; upperDir: string; workDir: string; mountTarget: string };
   mounts: MountPoint[];
+  /** The request's healthcheck over the image's (`Config.Healthcheck`); absent when neither has one. */
+  healthcheck?: HealthConfig;
+  /** The image's SHELL, for CMD-SHELL healthchecks; absent means /bin/sh -c. */
+  shell?: string[];
   state: ContainerRuntimeState;
 }
 

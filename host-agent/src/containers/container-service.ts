@@ -11,6 +11,7 @@ import { mergeResourceUpdate, resourcesWithCreateDefaults } from '../cgroups/doc
 import { EngineError, conflict, invalidArgument } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { HealthConfig } from '../images/image-config.js';
 import type { ImageService } from '../images/image-service.js';
 import type { Logger } from '../logger.js';
 import { CAPABILITY_NAMES, type CapabilityName, capabilityNumber } from '../shim/capabilities.js';
@@ -27,6 +28,8 @@ import { type ContainerRecord, initialState } from './container-record.js';
 import { checkTransition, isRunning } from './container-state.js';
 import { ContainerStore } from './container-store.js';
 import { parseCreateRequest } from './create-request.js';
+import { mergeHealthcheck } from './health-config.js';
+import { restartAfterExit, restartOnEngineStart } from './restart-policy.js';
 import { effectiveArgs, effectiveEnv, type ImageRuntimeConfig, resolveUser } from './process-config.js';
 import { buildShimPlan, type ResolvedMount } from './runtime-plan.js';
 
@@ -108,6 +111,13 @@ export class ContainerService {
   private readonly busy = new Map<string, Promise<unknown>>();
   private readonly cgroupView: CgroupView;
   private capabilities: Promise<CapabilityName[]> | undefined;
+  /** Containers waiting out their restart back-off. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** The back-off before each container's last restart by its policy. */
+  private readonly restartDelays = new Map<string, number>();
+  /** Shims of containers started by an earlier agent process, polled for their exit. */
+  private readonly shimWatches = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   private constructor(private readonly options: ContainerServiceOptions) {
     this.store = new ContainerStore(join(options.root, 'containers'));
@@ -119,6 +129,14 @@ export class ContainerService {
     await service.store.load();
     await service.recover();
     return service;
+  }
+
+  /** Stops every timer of this service (restarts waiting, shims watched); containers keep running. */
+  close(): void {
+    this.closed = true;
+    for (const timer of [...this.restartTimers.values(), ...this.shimWatches]) clearTimeout(timer);
+    this.restartTimers.clear();
+    this.shimWatches.clear();
   }
 
   list(): ContainerRecord[] {
@@ -154,7 +172,10 @@ export class ContainerService {
       );
     }
     const image = this.options.images.resolve(request.image);
-    const imageConfig = (image.config.config ?? {}) as ImageRuntimeConfig;
+    const imageConfig = (image.config.config ?? {}) as ImageRuntimeConfig & {
+      Healthcheck?: HealthConfig;
+      Shell?: string[];
+    };
     const resources = resourcesWithCreateDefaults(request.host.resources);
     const warnings = await this.options.cgroups.check(resources);
     const id = randomBytes(32).toString('hex');
@@ -191,6 +212,9 @@ export class ContainerService {
       mounts: mounts.points,
       state: initialState(),
     };
+    const healthcheck = mergeHealthcheck(request.healthcheck, imageConfig.Healthcheck);
+    if (healthcheck) record.healthcheck = healthcheck;
+    if (imageConfig.Shell?.length) record.shell = imageConfig.Shell;
     try {
       parseSignal(record.stopSignal);
       await this.options.images.snapshotter.prepare(plan);
@@ -209,6 +233,8 @@ export class ContainerService {
     const record = this.store.get(reference);
     const outcome = await this.exclusive(record.id, async () => {
       if (checkTransition(record.state.status, 'start', record.name) === 'noop') return 'noop' as const;
+      record.state.manuallyStopped = false;
+      this.restartDelays.delete(record.id);
       try {
         await this.launch(record);
       } catch (error) {
@@ -228,7 +254,9 @@ export class ContainerService {
   async stop(reference: string, timeoutSeconds?: number, signalName?: string): Promise<'ok' | 'noop'> {
     const record = this.store.get(reference);
     if (checkTransition(record.state.status, 'stop', record.name) === 'noop') return 'noop';
+    if (await this.cancelRestart(record)) return 'ok';
     if (!isRunning(record.state.status)) return 'noop';
+    record.state.manuallyStopped = true;
     const timeout = timeoutSeconds ?? record.stopTimeout;
     const exited = this.nextExit(record.id);
     if (record.state.status === 'paused') await this.options.cgroups.open(record.id).thaw();
@@ -245,6 +273,8 @@ export class ContainerService {
     const record = this.store.get(reference);
     checkTransition(record.state.status, 'kill', record.name);
     const signal = parseSignal(signalName);
+    if (await this.cancelRestart(record)) return;
+    record.state.manuallyStopped = true;
     const exited = this.nextExit(record.id);
     this.signal(record, signal);
     if (signal === 'SIGKILL') await exited;
@@ -331,9 +361,11 @@ export class ContainerService {
 
   async remove(reference: string, { force = false, volumes = false } = {}): Promise<void> {
     const record = this.store.get(reference);
+    if (force) await this.cancelRestart(record);
     await this.exclusive(record.id, async () => {
       if (isRunning(record.state.status)) {
         if (!force) checkTransition(record.state.status, 'remove', record.name);
+        record.state.manuallyStopped = true;
         if (record.state.status === 'paused') await this.options.cgroups.open(record.id).thaw();
         const exited = this.nextExit(record.id);
         this.signal(record, 'SIGKILL');
@@ -359,6 +391,7 @@ export class ContainerService {
         }
       }
     });
+    this.restartDelays.delete(record.id);
     this.publish(record, 'destroy');
     this.emitter(record.id).emit('removed');
     this.emitters.delete(record.id);
@@ -563,6 +596,8 @@ export class ContainerService {
   }
 
   private async onExit(id: string, status: ShimExitStatus | undefined, failure?: string): Promise<void> {
+    // Once closed, the next agent process (or engine) owns the container and sees its exit.
+    if (this.closed) return;
     const record = this.store.find(id);
     if (!record) return;
     const cgroup = this.options.cgroups.open(id);
@@ -576,6 +611,19 @@ export class ContainerService {
       error: status?.startError ?? failure ?? '',
       pid: 0,
     };
+    const { restart, delayMs } = restartAfterExit({
+      policy: record.request.host.restartPolicy,
+      exitCode: record.state.exitCode,
+      manuallyStopped: record.state.manuallyStopped === true,
+      restartCount: record.state.restartCount,
+      ranForMs: Date.parse(record.state.finishedAt ?? '') - Date.parse(record.state.startedAt ?? ''),
+      previousDelayMs: this.restartDelays.get(id) ?? 0,
+    });
+    if (restart) {
+      record.state.status = 'restarting';
+      record.state.restartCount += 1;
+      this.restartDelays.set(id, delayMs);
+    }
     await cgroup
       .destroy()
       .catch((error: unknown) =>
@@ -589,16 +637,41 @@ export class ContainerService {
     if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(record.state.exitCode) });
     this.emitter(id).emit('exit', record);
-    if (record.request.host.autoRemove) {
+    if (restart) {
+      this.scheduleRestart(id, delayMs);
+    } else if (record.request.host.autoRemove) {
       await this.remove(id, { force: true, volumes: true }).catch((error: unknown) =>
         this.options.logger.warn(`container ${record.name}: automatic removal failed: ${errorMessage(error)}`),
       );
     }
   }
 
-  /** After an agent restart: containers whose shims still run are watched again; others get their exit. */
+  /**
+   * After an agent restart: containers whose shims still run are watched again; others get their
+   * exit (and their restart policy). Those waiting to restart, and stopped ones whose policy says
+   * so when the engine starts, start again.
+   */
   private async recover(): Promise<void> {
     for (const record of this.store.list()) {
+      if (record.state.status === 'restarting') {
+        this.scheduleRestart(record.id, 0);
+        continue;
+      }
+      const restartNow =
+        record.state.status === 'exited' &&
+        record.state.startedAt !== null &&
+        restartOnEngineStart({
+          policy: record.request.host.restartPolicy,
+          exitCode: record.state.exitCode,
+          manuallyStopped: record.state.manuallyStopped === true,
+          restartCount: record.state.restartCount,
+        });
+      if (restartNow) {
+        record.state.status = 'restarting';
+        await this.store.save(record);
+        this.scheduleRestart(record.id, 0);
+        continue;
+      }
       if (!isRunning(record.state.status)) continue;
       const stateDir = this.stateDir(record.id);
       const exit = await readShimExitStatus(stateDir);
@@ -620,9 +693,50 @@ export class ContainerService {
     const timer = setInterval(() => {
       if (alive(shimPid)) return;
       clearInterval(timer);
+      this.shimWatches.delete(timer);
       void readShimExitStatus(stateDir).then((status) => this.onExit(id, status));
     }, 500);
     timer.unref();
+    this.shimWatches.add(timer);
+  }
+
+  /** Starts a container again by its restart policy after `delayMs` (state `restarting` meanwhile). */
+  private scheduleRestart(id: string, delayMs: number): void {
+    clearTimeout(this.restartTimers.get(id));
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(id);
+      void this.exclusive(id, async () => {
+        const record = this.store.find(id);
+        if (!record || record.state.status !== 'restarting' || this.closed) return;
+        try {
+          await this.launch(record);
+        } catch (error) {
+          // As Docker does: a restart that cannot start leaves the container stopped, with the reason.
+          record.state.status = 'exited';
+          record.state.error = errorMessage(error);
+          await this.store.save(record);
+          this.options.logger.warn(`container ${record.name}: restart by its policy failed: ${errorMessage(error)}`);
+          this.emitter(id).emit('exit', record);
+        }
+      });
+    }, delayMs);
+    timer.unref();
+    this.restartTimers.set(id, timer);
+  }
+
+  /** A container waiting to restart stops waiting and counts as exited; false if it was not waiting. */
+  private async cancelRestart(record: ContainerRecord): Promise<boolean> {
+    if (record.state.status !== 'restarting') return false;
+    return this.exclusive(record.id, async () => {
+      if (record.state.status !== 'restarting') return false;
+      clearTimeout(this.restartTimers.get(record.id));
+      this.restartTimers.delete(record.id);
+      record.state.status = 'exited';
+      record.state.manuallyStopped = true;
+      await this.store.save(record);
+      this.emitter(record.id).emit('exit', record);
+      return true;
+    });
   }
 
   private signal(record: ContainerRecord, signal: NodeJS.Signals): void {

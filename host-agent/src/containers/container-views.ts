@@ -8,7 +8,7 @@ export function statusText(record: ContainerRecord, now = Date.now()): string {
     case 'created':
       return 'Created';
     case 'running':
-      return `Up ${duration(now - Date.parse(state.startedAt ?? record.created))}`;
+      return `Up ${duration(now - Date.parse(state.startedAt ?? record.created))}${healthText(record)}`;
     case 'paused':
       return `Up ${duration(now - Date.parse(state.startedAt ?? record.created))} (Paused)`;
     case 'restarting':
@@ -20,6 +20,13 @@ export function statusText(record: ContainerRecord, now = Date.now()): string {
     case 'dead':
       return 'Dead';
   }
+}
+
+/** " (healthy)", " (health: starting)" or " (unhealthy)" after "Up …", as docker ps shows it. */
+function healthText(record: ContainerRecord): string {
+  const health = record.state.health;
+  if (!health) return '';
+  return health.Status === 'starting' ? ' (health: starting)' : ` (${health.Status})`;
 }
 
 /** Docker's human durations: "Less than a second", "5 seconds", "About a minute", "3 hours". */
@@ -66,7 +73,7 @@ function quoteIfNeeded(arg: string): string {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** `GET /containers/{id}/json`, in the Engine API's shape. */
-export function containerInspect(record: ContainerRecord, extra: { health?: unknown } = {}) {
+export function containerInspect(record: ContainerRecord) {
   const { request, state } = record;
   return {
     Id: record.id,
@@ -85,7 +92,7 @@ export function containerInspect(record: ContainerRecord, extra: { health?: unkn
       Error: state.error,
       StartedAt: state.startedAt ?? ZERO_TIME,
       FinishedAt: state.finishedAt ?? ZERO_TIME,
-      ...(extra.health ? { Health: extra.health } : {}),
+      ...(state.health ? { Health: state.health } : {}),
     },
     Image: record.imageId,
     ResolvConfPath: '',
@@ -173,6 +180,7 @@ export function containerInspect(record: ContainerRecord, extra: { health?: unkn
       OnBuild: null,
       Labels: record.labels,
       StopSignal: record.stopSignal,
+      ...(record.healthcheck ? { Healthcheck: record.healthcheck } : {}),
       ...(record.request.stopTimeout !== null ? { StopTimeout: record.request.stopTimeout } : {}),
     },
     NetworkSettings: {

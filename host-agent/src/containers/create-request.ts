@@ -1,4 +1,6 @@
 import { invalidArgument } from '../engine-error.js';
+import type { HealthConfig } from '../images/image-config.js';
+import { parseHealthcheck } from './health-config.js';
 
 /*
  * The body of `POST /containers/create`, checked field by field before anything is created.
@@ -77,7 +79,7 @@ export interface CreateRequest {
   /** Anonymous volumes asked for with `-v /path` (Config.Volumes). */
   volumes: string[];
   exposedPorts: string[];
-  healthcheck: Record<string, unknown> | null;
+  healthcheck: HealthConfig | null;
   host: {
     mounts: MountRequest[];
     resources: ResourcesRequest;
@@ -129,6 +131,12 @@ export function parseCreateRequest(body: unknown): CreateRequest {
     ...Object.entries(tmpfs).map(([target, options]) => parseTmpfs(target, options)),
   ];
   rejectDuplicateTargets(mounts);
+  const restartPolicy = parseRestartPolicy(host.RestartPolicy);
+  const autoRemove = flag(host.AutoRemove, 'HostConfig.AutoRemove');
+  if (autoRemove && restartPolicy.name !== 'no')
+    throw invalidArgument(
+      `a container removed on exit (--rm) cannot have the restart policy "${restartPolicy.name}": choose one of the two`,
+    );
 
   return {
     hostname: text(config.Hostname, 'Hostname'),
@@ -159,10 +167,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
         ? {}
         : record(config.ExposedPorts, 'ExposedPorts'),
     ),
-    healthcheck:
-      config.Healthcheck === undefined || config.Healthcheck === null
-        ? null
-        : record(config.Healthcheck, 'Healthcheck'),
+    healthcheck: parseHealthcheck(config.Healthcheck),
     host: {
       mounts,
       resources: parseResources(host),
@@ -171,7 +176,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
       privileged: flag(host.Privileged, 'HostConfig.Privileged'),
       readonlyRootfs: flag(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs'),
       networkMode: text(host.NetworkMode, 'HostConfig.NetworkMode') || 'default',
-      autoRemove: flag(host.AutoRemove, 'HostConfig.AutoRemove'),
+      autoRemove,
       init: flag(host.Init, 'HostConfig.Init'),
       devices: list(host.Devices, 'HostConfig.Devices').map((item, index) =>
         parseDevice(item, `HostConfig.Devices[${index}]`),
@@ -180,7 +185,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
         parseUlimit(item, `HostConfig.Ulimits[${index}]`),
       ),
       volumesFrom: strings(host.VolumesFrom, 'HostConfig.VolumesFrom'),
-      restartPolicy: parseRestartPolicy(host.RestartPolicy),
+      restartPolicy,
       securityOpt: strings(host.SecurityOpt, 'HostConfig.SecurityOpt'),
       consoleSize: parseConsoleSize(host.ConsoleSize),
       groupAdd: strings(host.GroupAdd, 'HostConfig.GroupAdd'),

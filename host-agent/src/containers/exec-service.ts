@@ -158,6 +158,14 @@ export class ExecService {
     };
   }
 
+  /** Forgets one exec that has ended (the engine's own, such as a health probe). */
+  async discard(id: string): Promise<void> {
+    const exec = this.execs.get(id);
+    if (!exec) return;
+    this.execs.delete(id);
+    await rm(exec.stateDir, { recursive: true, force: true });
+  }
+
   /** Forgets the execs of a removed container. */
   async forget(containerId: string): Promise<void> {
     for (const exec of this.execs.values()) {

@@ -12,6 +12,7 @@ import { openCgroupManager } from '../cgroups/open-cgroup-manager.js';
 import { ContainerService } from '../containers/container-service.js';
 import { containerSummary } from '../containers/container-views.js';
 import { ExecService } from '../containers/exec-service.js';
+import { HealthService } from '../containers/health-monitor.js';
 import { ImageService } from '../images/image-service.js';
 import { LibcSysCalls } from '../sys/libc-sys-calls.js';
 import { registerArchiveHandlers } from './archive-handlers.js';
@@ -79,7 +80,9 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
   registerArchiveHandlers(router, containers, images);
-  registerExecHandlers(router, new ExecService(containers, cgroups, shimPath), containers, events);
+  const execs = new ExecService(containers, cgroups, shimPath);
+  registerExecHandlers(router, execs, containers, events);
+  const health = new HealthService(containers, execs, events, logger);
   system.use({
     containers: {
       countContainers: () => {
@@ -109,5 +112,14 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   const server = new EngineServer({ router, logger, engineVersion: options.version, socketPath });
   await server.listen();
   logger.info(`engine API on unix://${socketPath} (state in ${root})`);
-  return { socketPath, router, events, close: () => server.close() };
+  return {
+    socketPath,
+    router,
+    events,
+    close: async () => {
+      health.close();
+      containers.close();
+      await server.close();
+    },
+  };
 }
