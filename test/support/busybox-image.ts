@@ -10,7 +10,7 @@
  * Times are fixed: the same busybox binary always gives the same image id.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,11 @@ export interface BusyboxImageOptions {
   gzipLayer?: boolean;
   /** More of the image's container defaults (`config.config`), e.g. a Healthcheck. */
   containerConfig?: Record<string, unknown>;
+  /**
+   * Layers on top of busybox, each with one file `/filler-<n>` of random bytes (docker-save
+   * only): an image that takes a while to load, and differs from every other.
+   */
+  fillerLayers?: { count: number; bytes: number };
 }
 
 export interface BusyboxImage {
@@ -142,12 +147,23 @@ export async function buildBusyboxImage(options: BusyboxImageOptions = {}): Prom
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'skiff-busybox-')));
   const layer = await busyboxRootfsTar();
   const diffId = sha256(layer);
+  const fillers: Buffer[] = [];
+  for (let index = 0; index < (options.fillerLayers?.count ?? 0); index++) {
+    fillers.push(
+      await packEntries([
+        {
+          header: { name: `filler-${index}`, type: 'file', mode: 0o644, mtime: MTIME },
+          body: randomBytes(options.fillerLayers?.bytes ?? 0),
+        },
+      ]),
+    );
+  }
   const config = {
     architecture: hostArchitecture(),
     os: 'linux',
     created: CREATED,
     config: { Env: [PATH_ENV], Cmd: ['sh'], ...options.containerConfig },
-    rootfs: { type: 'layers', diff_ids: [diffId] },
+    rootfs: { type: 'layers', diff_ids: [diffId, ...fillers.map(sha256)] },
     history: [
       { created: CREATED, created_by: '/bin/sh -c #(nop) ADD file:busybox-static in / ' },
       { created: CREATED, created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true },
@@ -162,19 +178,27 @@ export async function buildBusyboxImage(options: BusyboxImageOptions = {}): Prom
   let manifestDigest: string | undefined;
   if (format === 'docker-save') {
     // The layout of Docker 1.10 to 24: a directory per layer named by a v1 id.
-    const layerId = hex(sha256(`${diffId} busybox`));
+    const layerIds = [layer, ...fillers].map((tarball) => hex(sha256(`${sha256(tarball)} busybox`)));
     const [repository, tag] = splitTag(repoTag);
     archive = await packEntries([
       file(`${hex(imageId)}.json`, configBytes),
-      dir(`${layerId}/`),
-      file(`${layerId}/VERSION`, '1.0'),
-      file(`${layerId}/json`, JSON.stringify({ id: layerId, created: CREATED, os: 'linux' })),
-      file(`${layerId}/layer.tar`, layer),
+      ...[layer, ...fillers].flatMap((tarball, index) => [
+        dir(`${layerIds[index]}/`),
+        file(`${layerIds[index]}/VERSION`, '1.0'),
+        file(`${layerIds[index]}/json`, JSON.stringify({ id: layerIds[index], created: CREATED, os: 'linux' })),
+        file(`${layerIds[index]}/layer.tar`, tarball),
+      ]),
       file(
         'manifest.json',
-        JSON.stringify([{ Config: `${hex(imageId)}.json`, RepoTags: [repoTag], Layers: [`${layerId}/layer.tar`] }]),
+        JSON.stringify([
+          {
+            Config: `${hex(imageId)}.json`,
+            RepoTags: [repoTag],
+            Layers: layerIds.map((id) => `${id}/layer.tar`),
+          },
+        ]),
       ),
-      file('repositories', JSON.stringify({ [repository]: { [tag]: layerId } })),
+      file('repositories', JSON.stringify({ [repository]: { [tag]: layerIds.at(-1) } })),
     ]);
   } else {
     const layerBlob = options.gzipLayer === true ? gzipSync(layer) : layer;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -51,6 +51,9 @@ interface ContainerEvents {
   exit: [record: ContainerRecord];
   removed: [];
 }
+
+/** A container's directory, or what a removal renamed it to (`.deleting-<id>-<random>`). */
+const CONTAINER_DIRECTORY = /^(\.deleting-)?[a-f0-9]{64}(-[a-f0-9]+)?$/;
 
 const SIGNALS: Record<string, number> = {
   SIGHUP: 1,
@@ -126,7 +129,8 @@ export class ContainerService {
 
   static async open(options: ContainerServiceOptions): Promise<ContainerService> {
     const service = new ContainerService(options);
-    await service.store.load();
+    const { skipped } = await service.store.load();
+    await service.repair(skipped);
     await service.recover();
     return service;
   }
@@ -373,7 +377,9 @@ export class ContainerService {
       } else {
         checkTransition(record.state.status, 'remove', record.name);
       }
+      // Saved first: an agent killed from here on finishes the removal when it starts again.
       record.state.status = 'removing';
+      await this.store.save(record);
       await this.options.cgroups
         .open(record.id)
         .destroy()
@@ -647,6 +653,55 @@ export class ContainerService {
   }
 
   /**
+   * After an agent was killed: what a create or rm it was making is rolled back or finished.
+   * Directories without a complete record (a create cut short, or a removal's leftovers) go, with
+   * any mount left under them and their cgroups; containers caught being removed are removed.
+   */
+  private async repair(incomplete: string[]): Promise<void> {
+    const root = join(this.options.root, 'containers');
+    const leftovers = incomplete.filter((name) => CONTAINER_DIRECTORY.test(name));
+    for (const name of leftovers) {
+      await this.detachMountsUnder(join(root, name));
+      const id = /[a-f0-9]{64}/.exec(name)?.[0];
+      if (id && !this.store.find(id))
+        await this.options.cgroups
+          .open(id)
+          .destroy()
+          .catch(() => undefined);
+      await rm(join(root, name), { recursive: true, force: true });
+      this.options.logger.warn(`containers: removed ${name}, left incomplete by an agent that stopped mid-way`);
+    }
+    for (const record of this.store.list()) {
+      if (record.state.status !== 'removing') continue;
+      await this.detachMountsUnder(this.store.directory(record.id));
+      await this.options.cgroups
+        .open(record.id)
+        .destroy()
+        .catch(() => undefined);
+      await this.options.images.snapshotter.remove(record.id);
+      await this.store.remove(record.id);
+      this.options.logger.warn(`container ${record.name}: finished its removal, cut short when the agent stopped`);
+    }
+  }
+
+  /** Detaches mounts the agent made under a directory (deepest first), so it can be deleted. */
+  private async detachMountsUnder(directory: string): Promise<void> {
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    const targets = mountinfo
+      .split('\n')
+      .map((line) => line.split(' ')[4])
+      .filter((target): target is string => target !== undefined && target.startsWith(`${directory}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const target of targets) {
+      try {
+        this.options.images.snapshotter.detach(target);
+      } catch (error) {
+        this.options.logger.warn(`cannot detach ${target}: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /**
    * After an agent restart: containers whose shims still run are watched again; others get their
    * exit (and their restart policy). Those waiting to restart, and stopped ones whose policy says
    * so when the engine starts, start again.
@@ -672,20 +727,50 @@ export class ContainerService {
         this.scheduleRestart(record.id, 0);
         continue;
       }
-      if (!isRunning(record.state.status)) continue;
       const stateDir = this.stateDir(record.id);
+      if (!isRunning(record.state.status)) {
+        await this.adoptOrClean(record, stateDir);
+        continue;
+      }
       const exit = await readShimExitStatus(stateDir);
       if (exit) {
         await this.onExit(record.id, exit);
         continue;
       }
       const state = await readShimState(stateDir);
-      if (!state || !alive(state.shimPid)) {
+      if (!state || !(await isShimOf(state.shimPid, stateDir))) {
         await this.onExit(record.id, undefined, 'the container was lost while the agent was down');
         continue;
       }
       this.watchShim(record.id, state.shimPid, stateDir);
     }
+  }
+
+  /**
+   * A container not recorded as running: if the agent was killed between starting its shim and
+   * saving the start, the shim runs and the container is running after all; otherwise a cgroup
+   * left by a start cut short goes.
+   */
+  private async adoptOrClean(record: ContainerRecord, stateDir: string): Promise<void> {
+    const state = await readShimState(stateDir);
+    if (state && !(await readShimExitStatus(stateDir)) && (await isShimOf(state.shimPid, stateDir))) {
+      record.state = {
+        ...record.state,
+        status: 'running',
+        pid: state.pid,
+        shimPid: state.shimPid,
+        startedAt: state.startedAt,
+        finishedAt: null,
+        exitCode: 0,
+        error: '',
+      };
+      await this.store.save(record);
+      this.options.logger.warn(`container ${record.name}: found running, its start cut short by the agent stopping`);
+      this.watchShim(record.id, state.shimPid, stateDir);
+      return;
+    }
+    const cgroup = this.options.cgroups.open(record.id);
+    if (await cgroup.exists().catch(() => false)) await cgroup.destroy().catch(() => undefined);
   }
 
   /** A shim this agent process did not start: polled until it leaves its exit status. */
@@ -844,6 +929,13 @@ function toCgroupView(layout: CgroupLayout): CgroupView {
       options: hierarchy.name ? `name=${hierarchy.name}` : hierarchy.controllers.join(','),
     })),
   };
+}
+
+/** Whether `pid` is the skiff-shim of this state directory (and not a process that reused its pid). */
+async function isShimOf(pid: number, stateDir: string): Promise<boolean> {
+  if (!pid || !alive(pid)) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').some((argument) => argument.startsWith(`${stateDir}/`));
 }
 
 function alive(pid: number): boolean {

@@ -120,6 +120,11 @@ export class OverlaySnapshotter {
     this.sys.umount2(plan.rootfs.target, ['detach']);
   }
 
+  /** Detaches whatever is mounted on `target` (a leftover of an agent that was killed). */
+  detach(target: string): void {
+    this.sys.umount2(target, ['detach']);
+  }
+
   /**
    * `docker diff`: what the container changed, from its upper directory alone (no mount).
    */
