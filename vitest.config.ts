@@ -2,7 +2,8 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 // Three tiers, each runnable alone with `npx vitest run --project <name>`:
-//   unit         *.spec.ts next to the code, no root, no database
+//   unit         *.spec.ts next to the code, no root, no database (the console's framework-free
+//                helpers too: web/src/**/*.spec.ts, which import nothing of Angular)
 //   integration  *.int.spec.ts, real PostgreSQL (DATABASE_URL or an embedded one) and, for the agent, root
 //   e2e          test/e2e/*.e2e.ts, the built server + agent + PostgreSQL + headless Chromium
 const decorators = swc.vite({ module: { type: 'es6' } });
@@ -18,7 +19,7 @@ export default defineConfig({
         plugins: [decorators],
         test: {
           name: 'unit',
-          include: ['{server,host-agent,migrations}/**/src/**/*.spec.ts'],
+          include: ['{server,host-agent,migrations}/**/src/**/*.spec.ts', 'web/src/**/*.spec.ts'],
           exclude: ['**/*.int.spec.ts', '**/node_modules/**', '**/dist/**'],
         },
       },

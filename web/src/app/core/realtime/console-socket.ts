@@ -22,6 +22,12 @@ const UNAUTHENTICATED = 'unauthenticated';
 const RETRY_AFTER_MS = 3_000;
 /** How long the server may take to answer `engine.open` (it waits for the agent's head). */
 const OPEN_TIMEOUT_MS = 30_000;
+/**
+ * How long a call waits for the connection to come up. A page opened by its address (a bookmark, a
+ * reload) asks for its log or stats while the socket is still connecting; without the wait it
+ * failed at once and the user had to press "Follow again".
+ */
+const CONNECT_WAIT_MS = 10_000;
 
 /** An Engine API call made over the console socket (see `ConsoleEngineOpen`). */
 export interface EngineOpenRequest {
@@ -121,9 +127,7 @@ export class ConsoleSocket {
    * is not a two-way session (`head.upgraded` false) has its sending side ended at once.
    */
   async openEngine(request: EngineOpenRequest): Promise<EngineCallOpened> {
-    if (!this.socket.connected) {
-      throw new StreamError({ kind: 'unavailable', message: 'not connected to the server; wait for it to reconnect' });
-    }
+    await this.connected();
     const stream = this.streams.open();
     let result: ConsoleEngineOpenResult;
     try {
@@ -175,6 +179,27 @@ export class ConsoleSocket {
     this.retryTimer = undefined;
     this.socket.disconnect();
     this.connectionState.set('idle');
+  }
+
+  /** Resolves once the socket is connected, waiting a while for a connection under way. */
+  private connected(): Promise<void> {
+    if (this.socket.connected) return Promise.resolve();
+    const unavailable = new StreamError({
+      kind: 'unavailable',
+      message: 'not connected to the server; wait for it to reconnect',
+    });
+    if (this.connectionState() === 'idle') return Promise.reject(unavailable);
+    return new Promise<void>((resolve, reject) => {
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.socket.off('connect', onConnect);
+        reject(unavailable);
+      }, CONNECT_WAIT_MS);
+      this.socket.once('connect', onConnect);
+    });
   }
 
   private askForFleetEvents(): void {

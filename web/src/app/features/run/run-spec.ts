@@ -182,6 +182,11 @@ export function validateRunSpec(spec: RunSpec): RunProblem[] {
         `${label}: a volume name has only letters, digits, _ . and - (leave it empty for an anonymous volume).`,
       );
     }
+    // The engine makes anonymous volumes from `Volumes`, which has no read-only flag, and `docker
+    // run -v /data:ro` is an invalid spec: the box would be silently ignored.
+    if (row.kind === 'volume' && !source && row.readOnly) {
+      problem(`mounts.${index}`, `${label}: an anonymous volume cannot be read-only; give the volume a name.`);
+    }
   });
   if (spec.memory.trim()) {
     const bytes = parseSize(spec.memory);

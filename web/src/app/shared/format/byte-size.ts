@@ -11,7 +11,16 @@ export function formatByteSize(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  const digits = unit === 0 || value >= 100 ? 0 : 1;
-  // Drop a trailing ".0" so 16 GiB does not read as 16.0 GiB.
-  return `${Number(value.toFixed(digits))} ${UNITS[unit]}`;
+  let shown = round(value, unit);
+  // 1048575 B is 1023.999 KiB, which rounds to 1024: that is 1 MiB.
+  if (shown >= 1024 && unit < UNITS.length - 1) {
+    unit += 1;
+    shown = round(value / 1024, unit);
+  }
+  return `${shown} ${UNITS[unit]}`;
+}
+
+/** One decimal below 100, none from 100 up or for bytes; Number() drops a trailing ".0" (16 GiB, not 16.0 GiB). */
+function round(value: number, unit: number): number {
+  return Number(value.toFixed(unit === 0 || value >= 100 ? 0 : 1));
 }

@@ -184,8 +184,9 @@ export class ImageList {
     if (!confirm(`Remove image ${name}${this.force() ? ' (forced)' : ''}?`)) return;
     this.actionError.set(null);
     try {
-      // By tag: removes only that tag when the image has several; by id otherwise.
-      const target = row.tags.length === 1 ? row.tags[0]! : row.id;
+      // By the name the row shows and the prompt named: an image with several names loses only that
+      // one (by id the engine refuses: "referenced in multiple repositories"); an untagged one goes by id.
+      const target = row.tags[0] ?? row.id;
       await this.engine.delete(this.hostId(), `/images/${encodeURIComponent(target)}${this.force() ? '?force=1' : ''}`);
       this.message.set(`Removed ${name}.`);
       await this.reload();

@@ -12,6 +12,7 @@ import { EngineApi } from '../../../core/engine/engine-api';
 import { errorMessage } from '../../../core/errors/error-message';
 import { EngineHostPicker } from '../../images/engine-host-picker';
 import { JsonView, readable } from '../../images/json-view';
+import { parsePairs } from '../key-value-lines';
 
 interface Volume {
   Name: string;
@@ -37,18 +38,6 @@ interface Inspected {
 }
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-
-/** `key=value` lines → a map; the first line that is not one is named in the error. */
-export function parsePairs(text: string, what: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  text.split('\n').forEach((line, index) => {
-    if (!line.trim()) return;
-    const at = line.indexOf('=');
-    if (at <= 0) throw new Error(`${what}, line ${index + 1}: write key=value.`);
-    pairs[line.slice(0, at).trim()] = line.slice(at + 1);
-  });
-  return pairs;
-}
 
 @Component({
   selector: 'skiff-volume-list',
