@@ -308,11 +308,12 @@ describe('the console, from people to containers to audit', () => {
 
     await nav(operator, 'Networks').click();
     await operator.waitForURL(/\/networks$/);
-    // Until the agent has networks (the networks issue), the page says so instead of failing.
-    await operator
-      .locator('tr[data-network-name="bridge"], [data-testid="networks-unsupported"]')
-      .first()
-      .waitFor({ timeout: UI_TIMEOUT });
+    // The engine's built-in networks, each inspectable.
+    const hostNetwork = operator.locator('tr[data-network-name="host"]');
+    await hostNetwork.waitFor({ timeout: UI_TIMEOUT });
+    expect(await operator.locator('tr[data-network-name="none"]').count()).toBe(1);
+    await hostNetwork.getByRole('button', { name: 'Inspect' }).click();
+    await expect.poll(() => operator.locator('tr.detail').textContent(), { timeout: UI_TIMEOUT }).toContain('"Driver"');
     expect(await operator.getByRole('alert').count()).toBe(0);
     await screenshot(operator, 'networks');
   });

@@ -19,6 +19,7 @@ import { registerArchiveHandlers } from './archive-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
+import { registerNetworkHandlers } from './network-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 
 export interface EngineOptions {
@@ -80,6 +81,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
   registerArchiveHandlers(router, containers, images);
+  registerNetworkHandlers(router, containers);
   const execs = new ExecService(containers, cgroups, shimPath);
   registerExecHandlers(router, execs, containers, events);
   const health = new HealthService(containers, execs, events, logger);
