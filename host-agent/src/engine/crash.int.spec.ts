@@ -44,6 +44,9 @@ describe('an agent killed in the middle of its work', () => {
     await agent.waitForOutput(/engine API on unix:/);
   };
 
+  /** Every container id that ever had a directory, to check that none keeps a cgroup. */
+  const seenIds = new Set<string>();
+
   /** Starts `operation`, kills the agent `afterMs` later, waits for the client to give up, starts the agent again. */
   const killDuring = async (operation: () => Promise<unknown>, afterMs: number) => {
     const outcome = settle(operation());
@@ -51,6 +54,10 @@ describe('an agent killed in the middle of its work', () => {
     agent?.child.kill('SIGKILL');
     await agent?.exited;
     await outcome;
+    for (const name of await readdir(join(root, 'containers')).catch(() => [])) {
+      const id = /[a-f0-9]{64}/.exec(name)?.[0];
+      if (id) seenIds.add(id);
+    }
     await startAgent();
   };
 
@@ -145,6 +152,11 @@ describe('an agent killed in the middle of its work', () => {
       expect(await docker('exec', id, 'echo', 'alive').catch(() => 'not running')).toMatch(/alive|not running/);
     if (ids.length) await docker('rm', '-f', ...ids);
     expect(await readdir(join(root, 'containers'))).toEqual([]);
+    // No cgroup of any of them is left, whatever moment its agent died at.
+    expect(seenIds.size).toBeGreaterThan(0);
+    const cgroups = ['/sys/fs/cgroup/skiff', '/sys/fs/cgroup/pids/skiff', '/sys/fs/cgroup/memory/skiff'];
+    const left = [...seenIds].filter((id) => cgroups.some((base) => existsSync(join(base, id))));
+    expect(left).toEqual([]);
   });
 
   it('fills a new volume from the image completely, even when the first fill is cut', async () => {
