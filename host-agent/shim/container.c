@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -264,9 +265,17 @@ static void apply_identity(const struct plan *plan)
 	if (plan->has_caps) {
 		struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 		struct __user_cap_data_struct data[2];
+		/*
+		 * seccomp(2) without no_new_privs needs CAP_SYS_ADMIN, and the filter goes in last, right
+		 * before execve (so that it need not allow what the setup does). Keep CAP_SYS_ADMIN until
+		 * then: execve gives root the bounding set and anyone else no more than the file's
+		 * capabilities within it, plus the ambient set, and CAP_SYS_ADMIN is in none of these
+		 * unless the plan has it anyway.
+		 */
+		uint64_t keep = plan->seccomp && !plan->no_new_privs ? 1ULL << CAP_SYS_ADMIN : 0;
 		for (int i = 0; i < 2; i++) {
-			data[i].effective = (uint32_t)(plan->cap_effective >> (32 * i));
-			data[i].permitted = (uint32_t)(plan->cap_permitted >> (32 * i));
+			data[i].effective = (uint32_t)((plan->cap_effective | keep) >> (32 * i));
+			data[i].permitted = (uint32_t)((plan->cap_permitted | keep) >> (32 * i));
 			data[i].inheritable = (uint32_t)(plan->cap_inheritable >> (32 * i));
 		}
 		if (syscall(SYS_capset, &header, data) < 0)
@@ -406,6 +415,12 @@ static void __attribute__((noreturn)) finish_and_exec(const struct plan *plan, i
 	}
 	if (sync_send(sync_fd, SYNC_EXEC, 0) < 0)
 		_exit(1);
+	/* The last step: after it only execve runs (or, if it fails, the report of the failure). */
+	if (plan->seccomp) {
+		struct sock_fprog prog = { .len = (unsigned short)plan->nseccomp, .filter = plan->seccomp };
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog) < 0)
+			die("load seccomp filter", NULL);
+	}
 	execve(program, plan->argv, plan->env);
 	die("exec", program);
 }

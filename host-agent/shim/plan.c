@@ -138,6 +138,37 @@ static int stdio_field(struct parser *p, char **f, size_t n, struct stdio_plan *
 	return fail(p, "%s wants 'null', 'log', 'attach' or 'fd N'", f[0]);
 }
 
+/* BPF_MAXINSNS of linux/bpf_common.h. */
+#define SECCOMP_MAX_INSNS 4096
+
+/* A program is 16 hex digits an instruction: code (4), jt (2), jf (2), k (8). */
+static int seccomp_program(struct parser *p, const char *text, struct plan *plan)
+{
+	size_t len = strlen(text), n = len / 16;
+	if (len == 0 || len % 16 != 0 || n > SECCOMP_MAX_INSNS)
+		return fail(p, "seccomp program must be 1 to %d instructions of 16 hex digits", SECCOMP_MAX_INSNS);
+	plan->seccomp = calloc(n, sizeof(*plan->seccomp));
+	if (!plan->seccomp) {
+		fprintf(stderr, "skiff-shim: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long v = 0;
+		for (size_t j = 0; j < 16; j++) {
+			int digit = hexval(text[i * 16 + j]);
+			if (digit < 0)
+				return fail(p, "seccomp program has a non-hex digit in instruction %zu", i);
+			v = v << 4 | (unsigned)digit;
+		}
+		plan->seccomp[i].code = (uint16_t)(v >> 48);
+		plan->seccomp[i].jt = (uint8_t)(v >> 40);
+		plan->seccomp[i].jf = (uint8_t)(v >> 32);
+		plan->seccomp[i].k = (uint32_t)v;
+	}
+	plan->nseccomp = n;
+	return 0;
+}
+
 static int rlimit_value(struct parser *p, const char *field, rlim_t *value)
 {
 	if (strcmp(field, "unlimited") == 0) {
@@ -296,6 +327,12 @@ static int record(struct parser *p, struct plan *plan, char **f, size_t n)
 	} else if (strcmp(key, "no-new-privileges") == 0) {
 		ARITY(1, 1);
 		plan->no_new_privs = 1;
+	} else if (strcmp(key, "seccomp") == 0) {
+		ARITY(3, 3);
+		if (plan->seccomp)
+			return fail(p, "more than one seccomp record");
+		NUM(f[1], UINT32_MAX, plan->seccomp_flags);
+		return seccomp_program(p, f[2], plan);
 	} else if (strcmp(key, "umask") == 0) {
 		ARITY(2, 2);
 		NUM(f[1], 0777, plan->umask);

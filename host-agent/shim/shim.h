@@ -8,6 +8,7 @@
 #define SKIFF_SHIM_H
 
 #define _GNU_SOURCE
+#include <linux/filter.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -125,6 +126,9 @@ struct plan {
 	char **argv; /* NULL-terminated */
 	size_t nargv;
 	int no_new_privs;
+	struct sock_filter *seccomp; /* loaded right before execve; NULL: none */
+	size_t nseccomp;
+	unsigned long seccomp_flags;
 	mode_t umask;
 
 	struct stdio_plan stdio[3];

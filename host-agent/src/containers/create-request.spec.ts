@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBind, parseCreateRequest, parseSize, parseTmpfs } from './create-request.js';
+import { parseBind, parseCreateRequest, parseSecurityOptions, parseSize, parseTmpfs } from './create-request.js';
 
 /** What docker CLI 28.x sends for `docker run --rm busybox echo hi` (trimmed). */
 const cliBody = {
@@ -179,5 +179,64 @@ describe('parseSize', () => {
 
   it('refuses a size it cannot read', () => {
     expect(() => parseSize('lots', 'tmpfs /t')).toThrow('tmpfs /t: size must be a number');
+  });
+});
+
+describe(parseSecurityOptions.name, () => {
+  it('defaults to the builtin seccomp profile and privileges that execve may raise', () => {
+    expect(parseSecurityOptions([])).toEqual({ noNewPrivileges: false, seccomp: { kind: 'builtin' } });
+  });
+
+  it("reads no-new-privileges alone, with '=' or the old ':', and Go's booleans", () => {
+    for (const option of [
+      'no-new-privileges',
+      'no-new-privileges=true',
+      'no-new-privileges:true',
+      'no-new-privileges=1',
+    ]) {
+      expect(parseSecurityOptions([option]).noNewPrivileges, option).toBe(true);
+    }
+    expect(parseSecurityOptions(['no-new-privileges=false']).noNewPrivileges).toBe(false);
+    expect(() => parseSecurityOptions(['no-new-privileges=yes'])).toThrow(
+      'invalid --security-opt "no-new-privileges=yes": no-new-privileges takes true or false',
+    );
+  });
+
+  it('reads seccomp=unconfined, seccomp=builtin and a profile the docker CLI inlined as JSON', () => {
+    expect(parseSecurityOptions(['seccomp=unconfined']).seccomp).toEqual({ kind: 'unconfined' });
+    expect(parseSecurityOptions(['seccomp:unconfined']).seccomp).toEqual({ kind: 'unconfined' });
+    expect(parseSecurityOptions(['seccomp=builtin']).seccomp).toEqual({ kind: 'builtin' });
+    const choice = parseSecurityOptions([
+      'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}',
+    ]).seccomp;
+    expect(choice.kind === 'profile' && choice.profile?.syscalls[0]?.names).toEqual(['mkdir']);
+  });
+
+  it('accepts label and apparmor options, which have no effect without SELinux or AppArmor', () => {
+    expect(parseSecurityOptions(['label=disable', 'apparmor=unconfined', 'label:type:svirt_t'])).toEqual({
+      noNewPrivileges: false,
+      seccomp: { kind: 'builtin' },
+    });
+  });
+
+  it('refuses a file name (the CLI would have sent its content) and an unknown option', () => {
+    expect(() => parseSecurityOptions(['seccomp=/etc/profile.json'])).toThrow(
+      /invalid --security-opt seccomp=\/etc\/profile.json: expected builtin, unconfined or a profile's JSON/,
+    );
+    expect(() => parseSecurityOptions(['selinux=off'])).toThrow(
+      'invalid --security-opt "selinux=off": unknown option "selinux" (one of seccomp, no-new-privileges, apparmor, label)',
+    );
+    expect(() => parseSecurityOptions(['nonsense'])).toThrow('invalid --security-opt "nonsense": expected key=value');
+  });
+
+  it('refuses a bad profile at create, naming the field', () => {
+    expect(() =>
+      parseCreateRequest({
+        Image: 'busybox',
+        HostConfig: {
+          SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["kill"],"action":"NOPE"}]}'],
+        },
+      }),
+    ).toThrow('invalid seccomp profile: syscalls[0].action: unknown action "NOPE"');
   });
 });

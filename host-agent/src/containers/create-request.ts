@@ -1,5 +1,7 @@
 import { invalidArgument } from '../engine-error.js';
 import type { HealthConfig } from '../images/image-config.js';
+import type { SeccompChoice } from '../seccomp/seccomp-plan.js';
+import { parseSeccompProfile } from '../seccomp/seccomp-profile.js';
 import { parseHealthcheck } from './health-config.js';
 
 /*
@@ -186,7 +188,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
       ),
       volumesFrom: strings(host.VolumesFrom, 'HostConfig.VolumesFrom'),
       restartPolicy,
-      securityOpt: strings(host.SecurityOpt, 'HostConfig.SecurityOpt'),
+      securityOpt: checkSecurityOptions(strings(host.SecurityOpt, 'HostConfig.SecurityOpt')),
       consoleSize: parseConsoleSize(host.ConsoleSize),
       groupAdd: strings(host.GroupAdd, 'HostConfig.GroupAdd'),
       shmSizeBytes:
@@ -195,6 +197,89 @@ export function parseCreateRequest(body: unknown): CreateRequest {
       tmpfs,
     },
   };
+}
+
+/** What `--security-opt` asks for; the options themselves stay in the request as the client sent them (inspect shows them). */
+export interface SecurityOptions {
+  noNewPrivileges: boolean;
+  seccomp: SeccompChoice;
+}
+
+/** Go's strconv.ParseBool, which dockerd uses for `no-new-privileges=…`. */
+const GO_BOOLEANS: Record<string, boolean> = {
+  '1': true,
+  t: true,
+  T: true,
+  true: true,
+  TRUE: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  false: false,
+  FALSE: false,
+  False: false,
+};
+
+/**
+ * `HostConfig.SecurityOpt` by dockerd's rules (daemon parseSecurityOpt): `no-new-privileges`
+ * alone or `=bool`; `seccomp=builtin|unconfined|<profile JSON>` (the docker CLI replaces a file
+ * name with the file's JSON); `label=…` and `apparmor=…` are accepted and have no effect, as on a
+ * host without SELinux or AppArmor. `key:value` is the old spelling of `key=value`.
+ * Throws invalid-argument naming the bad option (and, for a profile, the bad field).
+ */
+export function parseSecurityOptions(options: readonly string[]): SecurityOptions {
+  const result: SecurityOptions = { noNewPrivileges: false, seccomp: { kind: 'builtin' } };
+  for (const option of options) {
+    if (option === 'no-new-privileges') {
+      result.noNewPrivileges = true;
+      continue;
+    }
+    if (option === 'disable') continue; // `label=disable`'s old spelling
+    const separator = option.includes('=') ? option.indexOf('=') : option.indexOf(':');
+    const key = separator < 0 ? option : option.slice(0, separator);
+    const value = separator < 0 ? '' : option.slice(separator + 1);
+    const quoted = JSON.stringify(option.length > 80 ? `${option.slice(0, 80)}…` : option);
+    if (separator < 0) {
+      throw invalidArgument(`invalid --security-opt ${quoted}: expected key=value (or no-new-privileges)`);
+    }
+    switch (key) {
+      case 'label':
+      case 'apparmor':
+        break;
+      case 'no-new-privileges': {
+        const flag = GO_BOOLEANS[value];
+        if (flag === undefined) throw invalidArgument(`invalid --security-opt ${quoted}: ${key} takes true or false`);
+        result.noNewPrivileges = flag;
+        break;
+      }
+      case 'seccomp':
+        result.seccomp = parseSeccompOption(value);
+        break;
+      default:
+        throw invalidArgument(
+          `invalid --security-opt ${quoted}: unknown option "${key}" (one of seccomp, no-new-privileges, apparmor, label)`,
+        );
+    }
+  }
+  return result;
+}
+
+function parseSeccompOption(value: string): SeccompChoice {
+  if (value === 'builtin' || value === '') return { kind: 'builtin' };
+  if (value === 'unconfined') return { kind: 'unconfined' };
+  if (!value.trimStart().startsWith('{')) {
+    throw invalidArgument(
+      `invalid --security-opt seccomp=${value}: expected builtin, unconfined or a profile's JSON ` +
+        '(the docker CLI sends the content of a profile file; an API client must send the JSON itself)',
+    );
+  }
+  return { kind: 'profile', profile: parseSeccompProfile(value) };
+}
+
+function checkSecurityOptions(options: string[]): string[] {
+  parseSecurityOptions(options);
+  return options;
 }
 
 /** `-v SRC:DST[:OPTS]`: an absolute SRC is a bind mount, anything else names a volume. */

@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/cgroup-manager.js';
 import { invalidArgument, notFound } from '../engine-error.js';
-import { computeCapabilities, processCapabilities } from '../shim/capabilities.js';
+import {
+  capabilitiesInMask,
+  computeCapabilities,
+  processCapabilities,
+  type CapabilityName,
+} from '../shim/capabilities.js';
 import type { ShimAttachment } from '../shim/shim-attach.js';
 import { resizeShim } from '../shim/shim-attach.js';
 import type { ShimExecPlan } from '../shim/shim-plan.js';
 import { startExec } from '../shim/shim-runner.js';
 import { readImageFile } from './container-mounts.js';
 import { checkTransition } from './container-state.js';
+import { parseSecurityOptions } from './create-request.js';
+import { containerSeccomp } from './runtime-plan.js';
 import type { ContainerService } from './container-service.js';
 import { effectiveEnv, resolveUser } from './process-config.js';
 
@@ -39,6 +46,7 @@ export interface ExecRecord {
 /** `docker exec`: processes started in a running container, each supervised by its own skiff-shim. */
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
+  private agentCapabilities?: Promise<CapabilityName[]>;
 
   constructor(
     private readonly containers: ContainerService,
@@ -83,11 +91,18 @@ export class ExecService {
       await readImageFile(container.rootfs.lowerDirs, 'etc/group'),
       container.request.host.groupAdd,
     );
-    const capabilities = computeCapabilities({
+    // "All capabilities" are the agent's own, as for the container (a kernel may lack some, and
+    // capset refuses one the shim does not hold).
+    const available = await this.availableCapabilities();
+    const containerCapabilities = computeCapabilities({
       capAdd: container.request.host.capAdd,
       capDrop: container.request.host.capDrop,
-      privileged: container.request.host.privileged || config.privileged,
+      privileged: container.request.host.privileged,
+      available,
     });
+    const capabilities = config.privileged
+      ? computeCapabilities({ privileged: true, available })
+      : containerCapabilities;
     const plan: ShimExecPlan = {
       stateDir: exec.stateDir,
       container: { pid: container.state.pid, shimPid: container.state.shimPid },
@@ -97,7 +112,9 @@ export class ExecService {
       cwd: config.workingDir || container.workingDir,
       env: effectiveEnv([...container.env, ...config.env], {}, container.hostname, config.tty),
       args: config.cmd,
-      noNewPrivileges: container.request.host.securityOpt.some((option) => option.startsWith('no-new-privileges')),
+      noNewPrivileges: parseSecurityOptions(container.request.host.securityOpt).noNewPrivileges,
+      // The container's filter, even with `docker exec --privileged`, as runc's exec has it.
+      seccomp: containerSeccomp(container.request, containerCapabilities),
       stdio: {
         stdin: config.attachStdin && !detach ? { kind: 'attach' } : { kind: 'null' },
         stdout: { kind: 'log' },
@@ -125,6 +142,13 @@ export class ExecService {
       },
     );
     return { exec, attachment: started.attachment };
+  }
+
+  private availableCapabilities(): Promise<CapabilityName[]> {
+    this.agentCapabilities ??= readFile('/proc/self/status', 'utf8').then((status) =>
+      capabilitiesInMask(BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`)),
+    );
+    return this.agentCapabilities;
   }
 
   async resize(id: string, rows: number, cols: number): Promise<void> {

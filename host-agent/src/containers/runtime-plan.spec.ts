@@ -95,4 +95,43 @@ describe('buildShimPlan', () => {
       /unknown ulimit/,
     );
   });
+
+  const amd64 = { host: { arch: 'x64', kernelRelease: '6.1.0' } };
+
+  it("loads Docker's default seccomp profile unless --privileged or seccomp=unconfined", () => {
+    const plan = buildShimPlan(input({}, amd64));
+    expect(plan.seccomp?.instructions.length).toBeGreaterThan(100);
+    expect(plan.seccomp?.flags).toBe(0);
+    expect(buildShimPlan(input({ HostConfig: { Privileged: true } }, amd64)).seccomp).toBeUndefined();
+    expect(
+      buildShimPlan(input({ HostConfig: { SecurityOpt: ['seccomp=unconfined'] } }, amd64)).seccomp,
+    ).toBeUndefined();
+    expect(buildShimPlan(input({ HostConfig: { SecurityOpt: ['seccomp={}'] } }, amd64)).seccomp).toBeUndefined();
+  });
+
+  it('compiles the default profile for the capabilities the container has', () => {
+    const plain = buildShimPlan(input({}, amd64)).seccomp!;
+    const admin = buildShimPlan(input({ HostConfig: { CapAdd: ['SYS_ADMIN'] } }, amd64)).seccomp!;
+    expect(admin.instructions).not.toEqual(plain.instructions);
+  });
+
+  it('compiles a profile sent with --security-opt seccomp=<json>, with its flags', () => {
+    const profile = JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      flags: ['SECCOMP_FILTER_FLAG_LOG'],
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+    });
+    const plan = buildShimPlan(input({ HostConfig: { SecurityOpt: [`seccomp=${profile}`] } }, amd64));
+    expect(plan.seccomp?.flags).toBe(2);
+    expect(plan.seccomp?.instructions.length).toBeLessThan(30);
+  });
+
+  it('runs without the default profile on a host it cannot compile for, but refuses a profile asked for there', () => {
+    const s390x = { host: { arch: 's390x', kernelRelease: '6.1.0' } };
+    expect(buildShimPlan(input({}, s390x)).seccomp).toBeUndefined();
+    const profile = 'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}';
+    expect(() => buildShimPlan(input({ HostConfig: { SecurityOpt: [profile] } }, s390x))).toThrow(
+      'seccomp profiles are not supported on s390x hosts yet',
+    );
+  });
 });

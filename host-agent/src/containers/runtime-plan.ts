@@ -1,10 +1,20 @@
+import { release } from 'node:os';
+import { planSeccomp } from '../seccomp/seccomp-plan.js';
 import type { CapabilityName } from '../shim/capabilities.js';
 import { computeCapabilities, processCapabilities } from '../shim/capabilities.js';
 import { type CgroupView, dockerFilesystem } from '../shim/docker-filesystem.js';
-import type { NamespaceKind, RlimitName, ShimDevice, ShimMount, ShimPlan, ShimRootfs } from '../shim/shim-plan.js';
+import type {
+  NamespaceKind,
+  RlimitName,
+  ShimDevice,
+  ShimMount,
+  ShimPlan,
+  ShimRootfs,
+  ShimSeccomp,
+} from '../shim/shim-plan.js';
 import { RLIMIT_NAMES } from '../shim/shim-plan.js';
 import { invalidArgument } from '../engine-error.js';
-import type { CreateRequest } from './create-request.js';
+import { parseSecurityOptions, type CreateRequest } from './create-request.js';
 import type { ResolvedUser } from './process-config.js';
 
 /** A mount whose source is known on the host: binds and volumes resolved, tmpfs options final. */
@@ -30,6 +40,8 @@ export interface RuntimePlanInput {
   logPath: string;
   /** What "all capabilities" means on this host. */
   availableCapabilities?: readonly CapabilityName[];
+  /** The host, for the seccomp filter: `process.arch` and `uname -r` unless given. */
+  host?: { arch: string; kernelRelease: string };
 }
 
 /** Everything skiff-shim needs to run one container, decided here and nowhere else. */
@@ -55,6 +67,7 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
     privileged: request.host.privileged,
     available: input.availableCapabilities,
   });
+  const security = parseSecurityOptions(request.host.securityOpt);
   return {
     stateDir: input.stateDir,
     logPath: input.logPath,
@@ -80,9 +93,28 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
     cwd: input.cwd,
     env: input.env,
     args: input.args,
-    noNewPrivileges: request.host.securityOpt.some((option) => /^no-new-privileges(:true|=true)?$/.test(option)),
+    noNewPrivileges: security.noNewPrivileges,
+    seccomp: containerSeccomp(request, capabilities, input.host),
     stdio: { stdin: { kind: 'null' }, stdout: { kind: 'log' }, stderr: { kind: 'log' } },
   };
+}
+
+/**
+ * The container's seccomp filter; `docker exec` loads the same one (runc's exec does too, even
+ * with `--privileged`), so the exec service builds it from the same request and capabilities.
+ */
+export function containerSeccomp(
+  request: CreateRequest,
+  capabilities: readonly CapabilityName[],
+  host: { arch: string; kernelRelease: string } = { arch: process.arch, kernelRelease: release() },
+): ShimSeccomp | undefined {
+  return planSeccomp({
+    choice: parseSecurityOptions(request.host.securityOpt).seccomp,
+    privileged: request.host.privileged,
+    capabilities,
+    hostArch: host.arch,
+    kernelRelease: host.kernelRelease,
+  });
 }
 
 function rlimitName(name: string): RlimitName {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, MIN_API_VERSION } from './api-version.js';
+import { seccompSupported } from '../seccomp/seccomp-rules.js';
 import { collectHostFacts, type HostFacts } from './host-facts.js';
 
 /** Containers by state, as `docker info` shows them. */
@@ -128,7 +129,8 @@ export class SystemInfo {
     const { engineVersion, rootDir } = this.options;
     const securityOptions = [
       ...(facts.apparmor ? ['name=apparmor'] : []),
-      ...(facts.seccomp ? ['name=seccomp,profile=builtin'] : []),
+      // The kernel filters and the agent can compile Docker's default profile for this host.
+      ...(facts.seccomp && seccompSupported(process.arch) ? ['name=seccomp,profile=builtin'] : []),
       ...(facts.cgroupVersion === '2' ? ['name=cgroupns'] : []),
     ];
     return {

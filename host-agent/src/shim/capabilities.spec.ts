@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   CAPABILITY_NAMES,
+  capabilitiesInMask,
   capabilityMask,
   capabilityNumber,
   computeCapabilities,
@@ -67,6 +68,16 @@ describe(capabilityMask.name, () => {
 
   it('rejects numbers outside 0…63', () => {
     expect(() => capabilityMask([64])).toThrow('invalid capability number: 64');
+  });
+});
+
+describe(capabilitiesInMask.name, () => {
+  it("names the capabilities of a CapBnd mask, e.g. a host's without CAP_SYS_RESOURCE", () => {
+    const all = capabilityMask(CAPABILITY_NAMES);
+    const names = capabilitiesInMask(all & ~(1n << 24n));
+    expect(names).toHaveLength(CAPABILITY_NAMES.length - 1);
+    expect(names).not.toContain('CAP_SYS_RESOURCE');
+    expect(capabilitiesInMask(0x3n)).toEqual(['CAP_CHOWN', 'CAP_DAC_OVERRIDE']);
   });
 });
 

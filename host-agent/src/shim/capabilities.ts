@@ -96,6 +96,11 @@ export function capabilityMask(capabilities: readonly Capability[]): bigint {
   return mask;
 }
 
+/** The capabilities of a mask such as /proc/<pid>/status's CapBnd, by name, in number order. */
+export function capabilitiesInMask(mask: bigint): CapabilityName[] {
+  return CAPABILITY_NAMES.filter((name) => (mask >> BigInt(capabilityNumber(name))) & 1n);
+}
+
 /**
  * Docker's spelling of a capability in `--cap-add`/`--cap-drop`: any case, with or without
  * the `CAP_` prefix, or `ALL`.

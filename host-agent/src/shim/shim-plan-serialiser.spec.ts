@@ -66,6 +66,34 @@ describe(serialiseShimPlan.name, () => {
     );
   });
 
+  it('writes a seccomp filter after no-new-privileges as flags and 16 hex digits per instruction', () => {
+    const seccomp = {
+      instructions: [
+        { code: 0x20, jt: 0, jf: 0, k: 4 },
+        { code: 0x15, jt: 1, jf: 255, k: 0xc000003e },
+        { code: 0x06, jt: 0, jf: 0, k: 0x7fff0000 },
+      ],
+      flags: 2,
+    };
+    const lines = serialiseShimPlan(minimalPlan({ seccomp })).toString().split('\n');
+    expect(lines[lines.indexOf('no-new-privileges') + 1]).toBe(
+      'seccomp 0x2 0020000000000004001501ffc000003e000600007fff0000',
+    );
+  });
+
+  it('refuses an empty or oversized seccomp program and out-of-range fields', () => {
+    expect(() => serialiseShimPlan(minimalPlan({ seccomp: { instructions: [] } }))).toThrow(
+      'invalid plan: seccomp.instructions must hold 1 to 4096 instructions: 0',
+    );
+    const ret = { code: 6, jt: 0, jf: 0, k: 0 };
+    expect(() => serialiseShimPlan(minimalPlan({ seccomp: { instructions: Array(4097).fill(ret) } }))).toThrow(
+      /1 to 4096 instructions: 4097/,
+    );
+    expect(() => serialiseShimPlan(minimalPlan({ seccomp: { instructions: [{ ...ret, jt: 256 }] } }))).toThrow(
+      'invalid plan: seccomp.instructions[0].jt must be an integer from 0 to 255: 256',
+    );
+  });
+
   it('escapes spaces, line breaks, percent signs and non-ASCII bytes, and writes "" as a lone %', () => {
     const args = recordsOf(minimalPlan({ args: ['sh', '-c', 'echo a b\n100%é', ''] }), 'arg');
     expect(args).toEqual([['sh'], ['-c'], ['echo a b\n100%é'], ['']]);

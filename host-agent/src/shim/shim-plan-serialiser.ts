@@ -18,6 +18,7 @@ import {
   type ShimExecPlan,
   type ShimPlan,
   type ShimProcessPlan,
+  type ShimSeccomp,
   type ShimStdin,
   type ShimStdio,
 } from './shim-plan.js';
@@ -187,6 +188,31 @@ function mappings(field: string, list: IdMapping[] | undefined, check: Checker):
   ]);
 }
 
+/** BPF_MAXINSNS of linux/bpf_common.h. */
+const SECCOMP_MAX_INSTRUCTIONS = 4096;
+
+/** `flags program`: each instruction as 16 hex digits, code (4) jt (2) jf (2) k (8). */
+function seccompFields(seccomp: ShimSeccomp, check: Checker): string[] {
+  const { instructions } = seccomp;
+  if (instructions.length === 0 || instructions.length > SECCOMP_MAX_INSTRUCTIONS) {
+    throw new ShimPlanError(
+      `invalid plan: seccomp.instructions must hold 1 to ${SECCOMP_MAX_INSTRUCTIONS} instructions: ${instructions.length}`,
+    );
+  }
+  const program = instructions
+    .map((insn, i) => {
+      const field = `seccomp.instructions[${i}]`;
+      return (
+        check.integer(`${field}.code`, insn.code, 0, 0xffff).toString(16).padStart(4, '0') +
+        check.integer(`${field}.jt`, insn.jt, 0, 0xff).toString(16).padStart(2, '0') +
+        check.integer(`${field}.jf`, insn.jf, 0, 0xff).toString(16).padStart(2, '0') +
+        check.integer(`${field}.k`, insn.k, 0, 0xffffffff).toString(16).padStart(8, '0')
+      );
+    })
+    .join('');
+  return [hex(check.integer('seccomp.flags', seccomp.flags ?? 0, 0, 0xffffffff)), program];
+}
+
 type Add = (key: string, ...fields: string[]) => void;
 
 /** The records both kinds of plan start with. */
@@ -264,6 +290,7 @@ function processRecords(plan: ShimProcessPlan, check: Checker, add: Add): void {
   if (plan.args.length === 0) throw new ShimPlanError('invalid plan: args is empty: nothing to run');
   for (const [i, arg] of plan.args.entries()) add('arg', check.text(`args[${i}]`, arg, { allowEmpty: i > 0 }));
   if (plan.noNewPrivileges) add('no-new-privileges');
+  if (plan.seccomp !== undefined) add('seccomp', ...seccompFields(plan.seccomp, check));
   if (plan.umask !== undefined) add('umask', octal(check.integer('umask', plan.umask, 0, 0o777)));
 
   const { stdin, stdout, stderr } = plan.stdio;

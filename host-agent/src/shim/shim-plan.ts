@@ -4,9 +4,10 @@
  * from the container's config); the shim only carries it out, in this order: namespaces, id
  * maps, cgroups, rootfs, mounts, devices, symlinks, remounts, masked and read-only paths,
  * read-only rootfs, pivot_root, hostname, loopback, terminal, rlimits, user and capabilities,
- * working directory, no_new_privs, (hold until attach "start"), exec. See
+ * working directory, no_new_privs, (hold until attach "start"), seccomp, exec. See
  * host-agent/shim/PLAN-FORMAT.md for the wire form.
  */
+import type { SockFilter } from '../seccomp/seccomp-bpf.js';
 import type { Capability } from './capabilities.js';
 
 export type NamespaceKind = 'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup' | 'user';
@@ -169,6 +170,18 @@ export interface ShimCapabilitySets {
   ambient: Capability[];
 }
 
+/**
+ * A seccomp filter (host-agent/src/seccomp): loaded with seccomp(2) as the very last step before
+ * execve. Without no_new_privs that needs CAP_SYS_ADMIN, so the shim keeps it in the effective set
+ * until then; execve drops it again, because it is in neither the bounding set nor the ambient set.
+ */
+export interface ShimSeccomp {
+  /** The classic BPF program, at most 4096 instructions. */
+  instructions: SockFilter[];
+  /** SECCOMP_FILTER_FLAG_* for seccomp(2); default 0. */
+  flags?: number;
+}
+
 /** What a container's pid 1 and an exec'd process have alike: who runs what, and how. */
 export interface ShimProcessPlan {
   /** Existing directory where the shim writes state.json, exit.json, shim.log and attach.sock. */
@@ -190,6 +203,8 @@ export interface ShimProcessPlan {
   env: string[];
   args: string[];
   noNewPrivileges: boolean;
+  /** Docker's seccomp profile, compiled; none when unconfined. */
+  seccomp?: ShimSeccomp;
   /** Default 0o022. */
   umask?: number;
   stdio: { stdin: ShimStdin; stdout: ShimStdio; stderr: ShimStdio };

@@ -32,10 +32,13 @@ import {
   processCapabilities,
   type CapabilityName,
 } from './capabilities.js';
+import { compileSeccompFilter } from '../seccomp/seccomp-bpf.js';
+import { parseSeccompProfile } from '../seccomp/seccomp-profile.js';
+import { selectSeccompRules } from '../seccomp/seccomp-rules.js';
 import { dockerFilesystem, type DockerFilesystemOptions } from './docker-filesystem.js';
 import { dockerInit } from './docker-init.js';
 import { attachSocketPath, attachToShim, resizeShim, type ShimAttachment } from './shim-attach.js';
-import type { ShimExecPlan, ShimPlan } from './shim-plan.js';
+import type { ShimExecPlan, ShimPlan, ShimSeccomp } from './shim-plan.js';
 import {
   ShimStartError,
   startExec,
@@ -292,6 +295,16 @@ async function execToEnd(plan: ShimExecPlan): Promise<Received & { status: ShimE
   if (!status) throw new Error('the exec ended without an exit status');
   expect(await started.exited).toEqual(status);
   return { ...got, status };
+}
+
+/** A filter that allows everything but mkdir and mkdirat, which fail with EACCES. */
+function noMkdirFilter(): ShimSeccomp {
+  const profile = parseSeccompProfile({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+  })!;
+  const rules = selectSeccompRules(profile, { hostArch: process.arch, capabilities: [], kernelRelease: '6.1' });
+  return { instructions: compileSeccompFilter(rules), flags: rules.flags };
 }
 
 /** A `sleep` container that runs until the test ends. */
@@ -773,6 +786,72 @@ describe.skipIf(!isRoot && !process.env.CI)('skiff-shim (as root, for real)', ()
       );
       expect(stdout).toBe(`${64 * 1024 * 1024}\n`);
       expect(stderr).toMatch(/Read-only file system/);
+    });
+  });
+
+  describe('seccomp', () => {
+    it('loads the filter after the setup: the shim made the working directory, the program cannot mkdir', async () => {
+      const { stdout, stderr } = await sh(
+        'pwd; grep ^Seccomp: /proc/self/status; mkdir /tmp/x; touch /tmp/y && echo touched',
+        {
+          change: (plan) => {
+            plan.seccomp = noMkdirFilter();
+            plan.cwd = '/srv/made-by-the-shim';
+          },
+        },
+      );
+      expect(stdout).toBe('/srv/made-by-the-shim\nSeccomp:\t2\ntouched\n');
+      expect(stderr).toMatch(/mkdir: can't create directory '\/tmp\/x': Permission denied/);
+    });
+
+    it('loads it without no_new_privs for a non-root user, who keeps no capability after execve', async () => {
+      const { stdout } = await sh('grep -E "^(Seccomp|NoNewPrivs|CapEff|CapPrm|Uid):" /proc/self/status', {
+        change: (plan) => {
+          plan.seccomp = noMkdirFilter();
+          plan.noNewPrivileges = false;
+          plan.user = { uid: 1000, gid: 1000 };
+        },
+      });
+      expect(statusField(stdout, 'Seccomp')).toBe('2');
+      expect(statusField(stdout, 'NoNewPrivs')).toBe('0');
+      expect(statusField(stdout, 'Uid')).toBe('1000\t1000\t1000\t1000');
+      expect(statusField(stdout, 'CapEff')).toBe('0000000000000000');
+      expect(statusField(stdout, 'CapPrm')).toBe('0000000000000000');
+    });
+
+    it("keeps root's planned capabilities exactly when it held CAP_SYS_ADMIN to load the filter", async () => {
+      const { stdout } = await sh('grep -E "^Cap(Eff|Prm|Bnd):" /proc/self/status', {
+        change: (plan) => {
+          plan.seccomp = noMkdirFilter();
+          plan.noNewPrivileges = false;
+        },
+      });
+      for (const field of ['CapEff', 'CapPrm', 'CapBnd']) expect(statusField(stdout, field)).toBe('00000000a80425fb');
+    });
+
+    it('reports a filter the kernel refuses as a start error', async () => {
+      // A load past the end of struct seccomp_data: the kernel's checker says EINVAL.
+      const bad: ShimSeccomp = {
+        instructions: [
+          { code: 0x20, jt: 0, jf: 0, k: 64 },
+          { code: 0x06, jt: 0, jf: 0, k: 0 },
+        ],
+      };
+      const error = await start({ args: ['true'], change: (plan) => (plan.seccomp = bad) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ShimStartError);
+      expect((error as ShimStartError).message).toBe('load seccomp filter: EINVAL (Invalid argument)');
+    });
+
+    it('loads the filter it is given into an exec', async () => {
+      const container = await sleeper();
+      const { stdout, stderr } = await execToEnd(
+        execPlan(container, ['sh', '-c', 'grep ^Seccomp: /proc/self/status; mkdir /tmp/x'], (plan) => {
+          plan.seccomp = noMkdirFilter();
+          plan.noNewPrivileges = false;
+        }),
+      );
+      expect(stdout).toBe('Seccomp:\t2\n');
+      expect(stderr).toMatch(/Permission denied/);
     });
   });
 
