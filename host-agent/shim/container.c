@@ -400,6 +400,16 @@ static void __attribute__((noreturn)) finish_and_exec(const struct plan *plan, i
 	}
 	if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
 		die_errno(EPERM, "working directory is outside the container", plan->cwd);
+	/* A directory reached through a descriptor (e.g. -w /proc/self/fd/N) can name a path outside
+	 * the root that getcwd still prints whole; the path must lead back to this very directory
+	 * (CVE-2024-21626 class). EACCES: the path exists but the user may not search it. */
+	{
+		struct stat here, named;
+
+		if (stat(".", &here) < 0 ||
+		    (stat(cwd, &named) < 0 ? errno != EACCES : here.st_dev != named.st_dev || here.st_ino != named.st_ino))
+			die_errno(EPERM, "working directory is outside the container", plan->cwd);
+	}
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("set no_new_privs", NULL);
 	umask(plan->umask);

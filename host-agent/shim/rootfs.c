@@ -21,7 +21,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 /* Kernel ABI (5.2+ for open_tree/move_mount, 5.6 openat2, 5.12 mount_setattr), declared here
@@ -205,7 +207,17 @@ static int open_or_create(int rootfd, const char *path, int want_dir)
 			if (made < 0)
 				return -1;
 		} else if (S_ISLNK(st.st_mode)) {
-			ssize_t n = readlinkat(dirfd, comp, scratch, sizeof(scratch) - 1);
+			struct statfs fs;
+			ssize_t n;
+
+			/* procfs links (/proc/<pid>/fd/N, cwd, root…) are magic: their text names a path in
+			 * whatever root the target lives in, the host's included. Never follow one by name. */
+			if (fstatfs(dirfd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) {
+				close(dirfd);
+				errno = ELOOP;
+				return -1;
+			}
+			n = readlinkat(dirfd, comp, scratch, sizeof(scratch) - 1);
 			close(dirfd);
 			if (n < 0)
 				return -1;
