@@ -121,6 +121,10 @@ export class ContainerService {
   /** Shims of containers started by an earlier agent process, polled for their exit. */
   private readonly shimWatches = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Containers whose exit is being recorded (from the exit until the 'exit' event). */
+  private readonly exiting = new Set<string>();
+  /** Names of containers whose create is under way. */
+  private readonly creatingNames = new Set<string>();
 
   private constructor(private readonly options: ContainerServiceOptions) {
     this.store = new ContainerStore(join(options.root, 'containers'));
@@ -166,15 +170,30 @@ export class ContainerService {
 
   async create(body: unknown, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
     const request = parseCreateRequest(body);
-    const containerName = name
-      ? checkContainerName(name)
-      : generateContainerName((taken) => this.store.isNameTaken(taken));
+    // Names being created count as taken: creates run side by side and record their container last.
+    const taken = (candidate: string) => this.store.isNameTaken(candidate) || this.creatingNames.has(candidate);
+    const containerName = name ? checkContainerName(name) : generateContainerName(taken);
     if (this.store.isNameTaken(containerName)) {
       const holder = this.store.get(containerName);
       throw conflict(
         `the container name "/${containerName}" is already in use by container ${holder.id}: remove or rename that container to reuse the name`,
       );
     }
+    if (this.creatingNames.has(containerName)) {
+      throw conflict(`the container name "/${containerName}" is already in use by a container being created`);
+    }
+    this.creatingNames.add(containerName);
+    try {
+      return await this.createNamed(request, containerName);
+    } finally {
+      this.creatingNames.delete(containerName);
+    }
+  }
+
+  private async createNamed(
+    request: ReturnType<typeof parseCreateRequest>,
+    containerName: string,
+  ): Promise<{ Id: string; Warnings: string[] }> {
     const image = this.options.images.resolve(request.image);
     const imageConfig = (image.config.config ?? {}) as ImageRuntimeConfig & {
       Healthcheck?: HealthConfig;
@@ -349,7 +368,7 @@ export class ContainerService {
       StatusCode: record.state.exitCode,
       Error: record.state.error ? { Message: record.state.error } : null,
     });
-    if (condition === 'not-running' && !isRunning(record.state.status)) return answer();
+    if (condition === 'not-running' && !isRunning(record.state.status) && !this.exiting.has(record.id)) return answer();
     await new Promise<void>((resolve) => {
       const event = condition === 'removed' ? 'removed' : 'exit';
       const done = () => {
@@ -366,6 +385,8 @@ export class ContainerService {
   async remove(reference: string, { force = false, volumes = false } = {}): Promise<void> {
     const record = this.store.get(reference);
     if (force) await this.cancelRestart(record);
+    // An exit being recorded finishes first: its writes must not land in a removed directory.
+    if (this.exiting.has(record.id)) await this.nextExit(record.id);
     await this.exclusive(record.id, async () => {
       if (isRunning(record.state.status)) {
         if (!force) checkTransition(record.state.status, 'remove', record.name);
@@ -566,10 +587,14 @@ export class ContainerService {
       };
       await this.store.save(record);
       this.publish(record, 'start');
-      void started.exited.then(
-        (status) => this.onExit(record.id, status),
-        (error: unknown) => this.onExit(record.id, undefined, errorMessage(error)),
-      );
+      void started.exited
+        .then(
+          (status) => this.onExit(record.id, status),
+          (error: unknown) => this.onExit(record.id, undefined, errorMessage(error)),
+        )
+        .catch((error: unknown) =>
+          this.options.logger.error(`container ${record.name}: handling its exit failed: ${errorMessage(error)}`),
+        );
       if (waiting.length > 0) {
         const attachments = await Promise.all(
           waiting.map(() =>
@@ -606,6 +631,29 @@ export class ContainerService {
     if (this.closed) return;
     const record = this.store.find(id);
     if (!record) return;
+    this.exiting.add(id);
+    try {
+      await this.recordExit(record, status, failure);
+    } finally {
+      // Whatever happened, waiters (wait, stop, rm) go on.
+      this.exiting.delete(id);
+      this.emitter(id).emit('exit', record);
+    }
+    if (this.restartTimers.has(id)) return;
+    if (record.request.host.autoRemove) {
+      await this.remove(id, { force: true, volumes: true }).catch((error: unknown) =>
+        this.options.logger.warn(`container ${record.name}: automatic removal failed: ${errorMessage(error)}`),
+      );
+    }
+  }
+
+  /** The exit's facts, its cgroup and volume mounts released, the restart policy applied. */
+  private async recordExit(
+    record: ContainerRecord,
+    status: ShimExitStatus | undefined,
+    failure?: string,
+  ): Promise<void> {
+    const id = record.id;
     const cgroup = this.options.cgroups.open(id);
     const oomKilled = status?.oomKilled || (await cgroup.oomKilled().catch(() => false));
     record.state = {
@@ -642,14 +690,7 @@ export class ContainerService {
     await this.store.save(record);
     if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(record.state.exitCode) });
-    this.emitter(id).emit('exit', record);
-    if (restart) {
-      this.scheduleRestart(id, delayMs);
-    } else if (record.request.host.autoRemove) {
-      await this.remove(id, { force: true, volumes: true }).catch((error: unknown) =>
-        this.options.logger.warn(`container ${record.name}: automatic removal failed: ${errorMessage(error)}`),
-      );
-    }
+    if (restart) this.scheduleRestart(id, delayMs);
   }
 
   /**
@@ -779,7 +820,11 @@ export class ContainerService {
       if (alive(shimPid)) return;
       clearInterval(timer);
       this.shimWatches.delete(timer);
-      void readShimExitStatus(stateDir).then((status) => this.onExit(id, status));
+      void readShimExitStatus(stateDir)
+        .then((status) => this.onExit(id, status))
+        .catch((error: unknown) =>
+          this.options.logger.error(`container ${id}: handling its exit failed: ${errorMessage(error)}`),
+        );
     }, 500);
     timer.unref();
     this.shimWatches.add(timer);

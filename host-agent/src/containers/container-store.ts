@@ -78,8 +78,15 @@ export class ContainerStore {
     await this.save(record);
   }
 
+  /** Writes the record; a container removed meanwhile (its directory gone) is not written again. */
   async save(record: ContainerRecord): Promise<void> {
-    await writeFileAtomic(join(this.directory(record.id), RECORD_FILE), JSON.stringify(record), { mode: 0o600 });
+    if (!this.byId.has(record.id)) return;
+    try {
+      await writeFileAtomic(join(this.directory(record.id), RECORD_FILE), JSON.stringify(record), { mode: 0o600 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !this.byId.has(record.id)) return;
+      throw error;
+    }
   }
 
   async remove(id: string): Promise<void> {
