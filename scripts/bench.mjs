@@ -7,10 +7,14 @@ import { build, ensureDebianPackages, ensureDependencies, root, say } from './li
 
 const HELP = `Usage: npm run bench [-- <vitest options>]
 
-Runs the benchmarks in test/bench (the plane core: proxy overhead, log streaming, exec round trip)
-with the built server, the built agent and PostgreSQL on this machine, and writes their tables to
-test/bench/results/. Needs root: the agent runs real containers. Takes a few minutes; a quiet
-machine gives steadier numbers. Uses DATABASE_URL when set, else an embedded PostgreSQL.
+Runs the benchmarks in test/bench and writes their tables to test/bench/results/:
+  plane core    proxy overhead, log streaming, exec round trip, with the built server, the built
+                agent and PostgreSQL on this machine (DATABASE_URL when set, else an embedded one)
+  engine speed  \`docker run --rm\` through the built agent against dockerd, podman, runc and crun
+                (Debian's packages, installed when missing; each run privately, then stopped)
+Needs root: the engines run real containers. Takes a few minutes; a quiet machine gives steadier
+numbers. SKIFF_BENCH_RUNS=<n> shortens the engine benchmark (below 30 it records nothing).
+Run one benchmark with its file: npm run bench -- test/bench/engine-speed.bench.ts
 `;
 
 const args = process.argv.slice(2);
@@ -31,7 +35,9 @@ let status = 1;
 try {
   ensureDependencies();
   // As for npm test: gcc builds the agent's helper, busybox makes the test image, docker loads it.
-  ensureDebianPackages(['gcc', 'libc6-dev', 'busybox-static', ...(hasCommand('docker') ? [] : ['docker.io'])]);
+  // Then the engine benchmark's peers: docker.io brings dockerd, containerd and (when there is none)
+  // a docker CLI. The benchmark starts its own private daemons; it never uses the host's services.
+  ensureDebianPackages(['gcc', 'libc6-dev', 'busybox-static', 'docker.io', 'podman', 'runc', 'crun']);
   build();
   const startedAt = Date.now();
   say('running the benchmarks (a few minutes)');
@@ -53,7 +59,3 @@ try {
   process.stderr.write(`npm run bench could not run the benchmarks: ${error.message}\n`);
 }
 process.exit(status);
-
-function hasCommand(name) {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-}

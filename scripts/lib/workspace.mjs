@@ -53,11 +53,11 @@ export function ensureDebianPackages(packages) {
   }
   say(`installing Debian packages: ${missing.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  if (install().status === 0) return;
-  run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  // Another install (a test installing busybox) may hold dpkg's lock: wait for it rather than fail.
+  const install = ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-qq', '--no-install-recommends', ...missing];
+  if (spawnSync('apt-get', install, { stdio: 'inherit', env }).status === 0) return;
+  run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update', '-qq'], { env });
+  run('apt-get', install, { env });
 }
 
 /** The newest modification time of the files under `dir` (skipping build output and dependencies). */

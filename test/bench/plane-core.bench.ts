@@ -9,6 +9,7 @@ import { BenchReport, ms } from './support/bench-report.js';
 import { STATS_SETTLE_MS, transactionCount } from './support/database-activity.js';
 import { within } from './support/deadline.js';
 import { EchoProbe } from './support/echo-probe.js';
+import { interleaved } from './support/interleaved.js';
 import { type EngineDoor, localDoor, openUpgraded, request, requestJson, serverDoor } from './support/engine-door.js';
 import { LatencySample, nowMs } from './support/latency-sample.js';
 import { type LogFloodResult, type LogFloodScenario, runLogFlood } from './support/log-flood.js';
@@ -17,13 +18,6 @@ const RESULTS = join(repoRoot, 'test/bench/results/plane-core.md');
 
 /** A line on the benchmark's output while it runs (the tables come at the end). */
 const progress = (line: string) => process.stdout.write(`bench: ${line}\n`);
-
-/** The order of an interleaved A/B(/C) run: every round visits each candidate, starting one further along. */
-function* interleaved<T>(candidates: readonly T[], rounds: number): Generator<T> {
-  for (let round = 0; round < rounds; round += 1) {
-    for (let step = 0; step < candidates.length; step += 1) yield candidates[(round + step) % candidates.length];
-  }
-}
 
 /** The report's sections, in the issue's order (they run in another). */
 const TITLES = {

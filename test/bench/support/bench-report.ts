@@ -24,6 +24,7 @@ export interface Goal {
 export class BenchReport {
   private readonly sections: Array<ReportSection | { title: string; failure: string }> = [];
   private readonly goals: Goal[] = [];
+  private readonly facts: Array<[string, string]> = [];
 
   /** The machine's load when the benchmark began: others' work skews what it measures. */
   private readonly loadAtStart = loadavg();
@@ -51,6 +52,11 @@ export class BenchReport {
     this.goals.push(goal);
   }
 
+  /** A line in the report's header, after the machine and the setting (a version, a host setting). */
+  addFact(label: string, value: string): void {
+    this.facts.push([label, value]);
+  }
+
   render(date = new Date()): string {
     const processors = cpus();
     const lines = [
@@ -67,6 +73,7 @@ export class BenchReport {
           .map((load) => load.toFixed(2))
           .join(', ')}`,
       `- Setting: ${this.setting}`,
+      ...this.facts.map(([label, value]) => `- ${label}: ${value}`),
       '',
       '## Goals',
       '',

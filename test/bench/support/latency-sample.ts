@@ -28,6 +28,10 @@ export class LatencySample {
     return this.percentile(99);
   }
 
+  get min(): number {
+    return this.percentile(Number.MIN_VALUE);
+  }
+
   get max(): number {
     return this.percentile(100);
   }
