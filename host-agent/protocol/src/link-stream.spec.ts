@@ -165,12 +165,15 @@ describe('LinkStream', () => {
 
   it('passes its own reason on when it fails a stream for the other end', async () => {
     const { left, right, frames } = linkPair();
-    left.open(9);
+    const a = left.open(9);
+    const told = new Promise<Error>((resolve) => a.once('error', resolve));
     const b = right.open(9);
     b.on('error', () => undefined);
     right.data(9, new Uint8Array(WINDOW + 1));
     await new Promise((resolve) => setImmediate(resolve));
     expect(frames.reset).toEqual([[9, { kind: 'invalid-argument', message: 'stream 9: sent beyond its credit' }]]);
+    // The sending end learns why, as an error of its own stream.
+    expect((await told).message).toContain('sent beyond its credit');
   });
 
   it('ignores data after the other end said it had finished', async () => {

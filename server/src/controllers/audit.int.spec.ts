@@ -248,6 +248,8 @@ describe('the audit log', () => {
         status: 500,
         error: 'no such image',
       });
+      // Rows carry microseconds and a Date only milliseconds: keep a whole millisecond or more either side.
+      await new Promise((resolve) => setTimeout(resolve, 5));
       middle = new Date();
       await new Promise((resolve) => setTimeout(resolve, 5));
       await audit.record({ actor: ops }, origin, {
