@@ -749,6 +749,11 @@ export class ContainerService {
    */
   private async recover(): Promise<void> {
     for (const record of this.store.list()) {
+      const stateDir = this.stateDir(record.id);
+      // A start (by hand or by the policy) cut short after its shim started: running after all.
+      if (!isRunning(record.state.status) || record.state.status === 'restarting') {
+        if (await this.adoptRunningShim(record, stateDir)) continue;
+      }
       if (record.state.status === 'restarting') {
         this.scheduleRestart(record.id, 0);
         continue;
@@ -768,9 +773,10 @@ export class ContainerService {
         this.scheduleRestart(record.id, 0);
         continue;
       }
-      const stateDir = this.stateDir(record.id);
       if (!isRunning(record.state.status)) {
-        await this.adoptOrClean(record, stateDir);
+        // A cgroup left by a start cut short before its shim ran.
+        const cgroup = this.options.cgroups.open(record.id);
+        if (await cgroup.exists().catch(() => false)) await cgroup.destroy().catch(() => undefined);
         continue;
       }
       const exit = await readShimExitStatus(stateDir);
@@ -788,11 +794,10 @@ export class ContainerService {
   }
 
   /**
-   * A container not recorded as running: if the agent was killed between starting its shim and
-   * saving the start, the shim runs and the container is running after all; otherwise a cgroup
-   * left by a start cut short goes.
+   * A container not recorded as running whose shim runs: the agent was killed between starting
+   * the shim and saving the start. It is running after all, and watched from now on.
    */
-  private async adoptOrClean(record: ContainerRecord, stateDir: string): Promise<void> {
+  private async adoptRunningShim(record: ContainerRecord, stateDir: string): Promise<boolean> {
     const state = await readShimState(stateDir);
     if (state && !(await readShimExitStatus(stateDir)) && (await isShimOf(state.shimPid, stateDir))) {
       record.state = {
@@ -808,10 +813,9 @@ export class ContainerService {
       await this.store.save(record);
       this.options.logger.warn(`container ${record.name}: found running, its start cut short by the agent stopping`);
       this.watchShim(record.id, state.shimPid, stateDir);
-      return;
+      return true;
     }
-    const cgroup = this.options.cgroups.open(record.id);
-    if (await cgroup.exists().catch(() => false)) await cgroup.destroy().catch(() => undefined);
+    return false;
   }
 
   /** A shim this agent process did not start: polled until it leaves its exit status. */
@@ -848,7 +852,9 @@ export class ContainerService {
           this.options.logger.warn(`container ${record.name}: restart by its policy failed: ${errorMessage(error)}`);
           this.emitter(id).emit('exit', record);
         }
-      });
+      }).catch((error: unknown) =>
+        this.options.logger.error(`container ${id}: restarting it failed: ${errorMessage(error)}`),
+      );
     }, delayMs);
     timer.unref();
     this.restartTimers.set(id, timer);

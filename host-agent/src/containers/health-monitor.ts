@@ -53,12 +53,18 @@ export class HealthService {
   ) {
     this.unsubscribe = events.subscribe(({ event }) => {
       if (event.Type !== 'container') return;
-      if (event.Action === 'start') void this.begin(event.Actor.ID, true);
+      if (event.Action === 'start') this.safely(event.Actor.ID, this.begin(event.Actor.ID, true));
       else if (event.Action === 'die' || event.Action === 'destroy') this.end(event.Actor.ID);
     });
     for (const record of containers.list()) {
-      if (record.state.status === 'running' || record.state.status === 'paused') void this.begin(record.id, false);
+      if (record.state.status === 'running' || record.state.status === 'paused')
+        this.safely(record.id, this.begin(record.id, false));
     }
+  }
+
+  /** A monitor's failure (e.g. a full disk while saving) is logged; it never takes the agent down. */
+  private safely(id: string, work: Promise<void>): void {
+    work.catch((error: unknown) => this.logger.warn(`health check of container ${id}: ${errorMessage(error)}`));
   }
 
   close(): void {
@@ -102,7 +108,7 @@ export class HealthService {
     const starting =
       probe.startPeriodMs > 0 && record.state.health?.Status === 'starting' && this.inStartPeriod(record, probe);
     monitor.timer = setTimeout(
-      () => void this.runProbe(id, monitor),
+      () => this.safely(id, this.runProbe(id, monitor)),
       starting ? probe.startIntervalMs : probe.intervalMs,
     );
     monitor.timer.unref();
