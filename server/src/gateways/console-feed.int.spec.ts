@@ -72,8 +72,9 @@ describe('the console feed', () => {
     const socket = connect(session.cookie);
     await next(socket, 'hosts.snapshot');
     const updates: HostSummary[] = [];
+    // Only updates with usage: the one for the link coming up may arrive after the snapshot.
     socket.on('host.updated', (host: HostSummary) => {
-      if (host.id === hostId) updates.push(host);
+      if (host.id === hostId && host.inventory?.usage) updates.push(host);
     });
     const usage = (diskFreeBytes: number) => ({
       ...inventory,
