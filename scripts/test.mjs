@@ -68,7 +68,12 @@ function readCounts() {
   const report = JSON.parse(readFileSync(resultsFile, 'utf8'));
   return {
     passed: report.numPassedTests ?? 0,
-    failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
+    // A file that failed with no failed test in it (it did not load, a hook threw) counts once.
+    failed:
+      (report.numFailedTests ?? 0) +
+      (report.testResults ?? []).filter(
+        (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+      ).length,
     skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
   };
 }

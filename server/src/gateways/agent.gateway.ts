@@ -17,6 +17,8 @@ interface AgentSocketData {
   /** This connection's challenge; cleared once answered, so it can be answered only once. */
   nonce: string | null;
   hostId?: string;
+  /** The heartbeat being recorded; the next waits for it, so a later report never loses to an earlier one. */
+  heartbeat?: Promise<void>;
 }
 
 /**
@@ -52,10 +54,13 @@ export class AgentGateway implements OnGatewayConnection, OnGatewayDisconnect {
       });
     });
     socket.on('heartbeat', (inventory) => {
-      if (!data.hostId) return;
-      this.hosts.heartbeat(data.hostId, inventory).catch((error: unknown) => {
-        this.logger.warn(`heartbeat of host ${data.hostId}: ${errorBody(error, this.logger).message}`);
-      });
+      const hostId = data.hostId;
+      if (!hostId) return;
+      data.heartbeat = (data.heartbeat ?? Promise.resolve())
+        .then(() => this.hosts.heartbeat(hostId, inventory))
+        .catch((error: unknown) => {
+          this.logger.warn(`heartbeat of host ${hostId}: ${errorBody(error, this.logger).message}`);
+        });
     });
     socket.emit('auth.challenge', { nonce: data.nonce });
   }

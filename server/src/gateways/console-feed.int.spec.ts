@@ -101,6 +101,16 @@ describe('the console feed', () => {
       .poll(async () => (await call(server.baseUrl, session, 'GET', `/api/hosts/${hostId}`)).body.inventory.usage)
       .toMatchObject({ diskFreeBytes: 40 * 2 ** 20 });
     expect(updates).toHaveLength(2);
+
+    // Reports are recorded in the order they were sent: the last one is what the host shows.
+    for (let mib = 60; mib > 30; mib--) link.socket.emit('heartbeat', usage(mib * 2 ** 20));
+    link.socket.emit('heartbeat', usage(30 * 2 ** 20));
+    await expect
+      .poll(async () => (await call(server.baseUrl, session, 'GET', `/api/hosts/${hostId}`)).body.inventory.usage)
+      .toMatchObject({ diskFreeBytes: 30 * 2 ** 20 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const last = await call(server.baseUrl, session, 'GET', `/api/hosts/${hostId}`);
+    expect(last.body.inventory.usage).toMatchObject({ diskFreeBytes: 30 * 2 ** 20 });
     link.socket.disconnect();
   });
 
