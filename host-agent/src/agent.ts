@@ -20,6 +20,8 @@ export interface AgentOptions {
   joinToken?: string;
   root: string;
   name?: string;
+  /** `--userns-remap`: `default` or `user[:group]`. */
+  usernsRemap?: string;
 }
 
 export interface AgentEnvironment {
@@ -54,6 +56,7 @@ export async function runAgent(options: AgentOptions, environment: AgentEnvironm
         socketPath: options.socket,
         version: agentVersion(),
         logger,
+        ...(options.usernsRemap === undefined ? {} : { usernsRemap: options.usernsRemap }),
       });
     } catch (error) {
       logger.error(`the engine could not start: ${errorMessage(error)}`);

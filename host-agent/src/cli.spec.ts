@@ -126,6 +126,17 @@ describe('parseArguments', () => {
     );
   });
 
+  it('takes --userns-remap or SKIFF_USERNS_REMAP, refusing a value that is not a user', () => {
+    expect(run(parseArguments(['--userns-remap', 'default'], {})).options.usernsRemap).toBe('default');
+    expect(run(parseArguments([], { SKIFF_USERNS_REMAP: 'alice:staff' })).options.usernsRemap).toBe('alice:staff');
+    expect(() => parseArguments(['--userns-remap=root'], {})).toThrow(
+      new UsageError('--userns-remap cannot map containers to root'),
+    );
+    expect(() => parseArguments([], { SKIFF_USERNS_REMAP: 'a:b:c' })).toThrow(
+      /^SKIFF_USERNS_REMAP must be "default", a user, or user:group/,
+    );
+  });
+
   it('refuses a host name with control characters', () => {
     expect(() => parseArguments(['--server', 'https://a.test', '--name', 'web\u00071'], {})).toThrow(
       '--name contains control characters',
@@ -153,7 +164,16 @@ describe('runCli', () => {
     const { out, output } = capture();
 
     expect(await runCli(['--help'], {}, output)).toBe(ExitCode.Ok);
-    for (const word of ['--server', '--join-token', '--root', '--name', 'SKIFF_SERVER', 'SKIFF_HOST_NAME']) {
+    for (const word of [
+      '--server',
+      '--join-token',
+      '--root',
+      '--name',
+      '--userns-remap',
+      'SKIFF_SERVER',
+      'SKIFF_HOST_NAME',
+      'SKIFF_USERNS_REMAP',
+    ]) {
       expect(out.stdout).toContain(word);
     }
   });

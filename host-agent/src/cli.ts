@@ -3,6 +3,7 @@ import { agentVersion } from './agent-version.js';
 import { runAgent, type AgentOptions } from './agent.js';
 import { DEFAULT_ENGINE_SOCKET } from './engine-api/engine-server.js';
 import { ExitCode } from './exit-code.js';
+import { parseRemapSpec, RemapError } from './userns/userns-remap.js';
 import { isLogLevel, LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
 
 export const DEFAULT_ROOT = '/var/lib/skiff';
@@ -20,14 +21,18 @@ Options:
   --root DIR          where the agent keeps its state (default ${DEFAULT_ROOT})
   --socket PATH       the Engine API socket, root-only (default ${DEFAULT_ENGINE_SOCKET})
   --name NAME         the host's name at enrolment (default: its hostname)
+  --userns-remap USER run every container in a user namespace whose root is
+                      USER's first subordinate id (/etc/subuid, /etc/subgid):
+                      "default" (creates the user skiffremap), user or
+                      user:group; containers opt out with --userns=host
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
   -h, --help          show this help
   -v, --version       show the agent's version
 
 Environment (a flag wins over its variable):
   SKIFF_SERVER, SKIFF_JOIN_TOKEN, SKIFF_ROOT, SKIFF_ENGINE_SOCKET, SKIFF_HOST_NAME,
-  SKIFF_LOG_LEVEL stand for --server, --join-token, --root, --socket, --name and
-  --log-level.
+  SKIFF_LOG_LEVEL and SKIFF_USERNS_REMAP stand for --server, --join-token, --root,
+  --socket, --name, --log-level and --userns-remap.
 
 Exit status:
   0  stopped by SIGINT or SIGTERM
@@ -57,6 +62,7 @@ const VALUE_OPTIONS = {
   socket: 'SKIFF_ENGINE_SOCKET',
   name: 'SKIFF_HOST_NAME',
   'log-level': 'SKIFF_LOG_LEVEL',
+  'userns-remap': 'SKIFF_USERNS_REMAP',
 } as const;
 
 type ValueOption = keyof typeof VALUE_OPTIONS;
@@ -96,6 +102,17 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
   if (joinToken) options.joinToken = joinToken.value;
   const name = pick('name');
   if (name) options.name = parseHostName(name.value, name.source);
+  const remap = pick('userns-remap');
+  if (remap) {
+    try {
+      parseRemapSpec(remap.value);
+    } catch (error) {
+      throw new UsageError(
+        error instanceof RemapError ? error.message.replace('--userns-remap', remap.source) : String(error),
+      );
+    }
+    options.usernsRemap = remap.value;
+  }
   return { kind: 'run', options, logLevel: parseLogLevel(pick('log-level')) };
 }
 

@@ -75,7 +75,7 @@ export function busyboxApplets(): string[] {
     .filter((applet) => applet !== '' && applet !== 'busybox');
 }
 
-interface Entry {
+export interface Entry {
   header: tar.Header | (Partial<tar.Header> & { name: string });
   body?: Buffer | string;
 }
@@ -99,8 +99,8 @@ export async function packEntries(entries: readonly Entry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The root filesystem of the image as one uncompressed layer tar. */
-export async function busyboxRootfsTar(): Promise<Buffer> {
+/** The root filesystem of the image as one uncompressed layer tar, with `extraEntries` at its end. */
+export async function busyboxRootfsTar(extraEntries: readonly Entry[] = []): Promise<Buffer> {
   const binary = readFileSync(ensureBusybox());
   const dir = (name: string, mode = 0o755): Entry => ({ header: { name, type: 'directory', mode } });
   const file = (name: string, body: Buffer | string, mode = 0o644): Entry => ({
@@ -121,6 +121,7 @@ export async function busyboxRootfsTar(): Promise<Buffer> {
     dir('root/', 0o700),
     dir('sys/'),
     dir('tmp/', 0o1777),
+    ...extraEntries,
   ]);
 }
 

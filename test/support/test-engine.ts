@@ -21,28 +21,33 @@ export class TestEngine {
     readonly root: string,
     public engine: RunningEngine,
     private readonly busybox: BusyboxImage | undefined,
+    private readonly usernsRemap: string | undefined,
   ) {}
 
-  /** Starts the engine; with `busybox`, `busybox:latest` is loaded into it with docker load. */
-  static async start(options: { busybox?: boolean } = {}): Promise<TestEngine> {
+  /**
+   * Starts the engine; with `busybox`, `busybox:latest` is loaded into it with docker load; with
+   * `usernsRemap`, the engine's `--userns-remap`.
+   */
+  static async start(options: { busybox?: boolean; usernsRemap?: string } = {}): Promise<TestEngine> {
     if (process.getuid?.() !== 0) throw new Error('the engine tests need root: run them as root (CI does)');
     const root = await mkdtemp(join(tmpdir(), 'skiff-engine-'));
     await chmod(root, 0o711);
-    const engine = await TestEngine.startAt(root);
+    const engine = await TestEngine.startAt(root, options.usernsRemap);
     const busybox = options.busybox
       ? await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' })
       : undefined;
-    const started = new TestEngine(root, engine, busybox);
+    const started = new TestEngine(root, engine, busybox, options.usernsRemap);
     if (busybox) await started.docker('load', '--input', busybox.archivePath);
     return started;
   }
 
-  private static startAt(root: string): Promise<RunningEngine> {
+  private static startAt(root: string, usernsRemap: string | undefined): Promise<RunningEngine> {
     return startEngine({
       root,
       socketPath: join(root, 'docker.sock'),
       version: '0.0.0-test',
       logger: createLogger({ level: 'error', write: () => undefined }),
+      ...(usernsRemap === undefined ? {} : { usernsRemap }),
     });
   }
 
@@ -74,7 +79,7 @@ export class TestEngine {
     await this.engine.close();
     await new Promise((resolve) => setTimeout(resolve, downtimeMs));
     await whileDown?.();
-    this.engine = await TestEngine.startAt(this.root);
+    this.engine = await TestEngine.startAt(this.root, this.usernsRemap);
   }
 
   /** Removes every container with its anonymous volumes, stops the engine and deletes its root. */

@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import { EngineError, forbidden, invalidArgument, notFound } from '../engine-error.js';
 import { overlayOptions } from '../snapshots/overlay-snapshotter.js';
 import { extractTar } from '../snapshots/tar-extractor.js';
+import type { IdMap } from '../userns/id-map.js';
 import { directoryEntries, packTar, type TarEntry, type TarHeader } from '../snapshots/tar-packer.js';
 import { FILE_TYPE, type NodeStat, type SysCalls } from '../sys/sys-calls.js';
 import type { ContainerRecord } from './container-record.js';
@@ -203,6 +204,8 @@ export function baseName(path: string): string {
 export interface ContainerArchiveOptions {
   sys: SysCalls;
   view?: RootView;
+  /** The engine's user namespace remapping: owners are host ids on disk, container ids in archives. */
+  ids?: IdMap;
 }
 
 export interface PutOptions {
@@ -268,6 +271,7 @@ export class ContainerArchive {
           sys: this.options.sys,
           whiteouts: false,
           preserveOwnership: options.copyUIDGID,
+          ...(this.options.ids ? { ids: this.options.ids } : {}),
         });
         if (options.noOverwriteDirNonDir) await checkOverwrites(staging, resolved.hostPath, resolved.containerPath, '');
         await merge(staging, resolved.hostPath);
@@ -321,11 +325,12 @@ export class ContainerArchive {
   private async *entries(hostPath: string, name: string): AsyncGenerator<TarEntry> {
     const { sys } = this.options;
     const node = sys.lstat(hostPath);
-    const top = await nodeEntry(name, hostPath, node);
+    const top = await nodeEntry(name, hostPath, node, this.options.ids);
     if (top === undefined) return;
     yield top;
     if (top.header.type !== 'directory') return;
-    for await (const entry of directoryEntries(hostPath, { sys, mode: 'plain' })) {
+    const { ids } = this.options;
+    for await (const entry of directoryEntries(hostPath, { sys, mode: 'plain', ...(ids ? { ids } : {}) })) {
       const header: TarHeader = { ...entry.header, name: `${name}/${entry.header.name}` };
       if (header.type === 'link' && header.linkname !== undefined) header.linkname = `${name}/${header.linkname}`;
       yield { ...entry, header };
@@ -385,7 +390,7 @@ export class ContainerArchive {
       source: 'overlay',
       target: mountTarget,
       fstype: 'overlay',
-      data: overlayOptions(lowerDirs, upperDir, workDir),
+      data: overlayOptions(lowerDirs, upperDir, workDir, this.options.ids !== undefined),
     });
     const targets = [mountTarget];
     try {
@@ -420,8 +425,18 @@ function readOnlyAsForbidden(error: unknown, path: string, record: ContainerReco
 }
 
 /** The archive entry of one node; undefined for a socket, which tar cannot hold. */
-async function nodeEntry(name: string, hostPath: string, node: NodeStat): Promise<TarEntry | undefined> {
-  const common = { mode: node.mode & 0o7777, uid: node.uid, gid: node.gid, mtime: new Date(node.mtimeMs) };
+async function nodeEntry(
+  name: string,
+  hostPath: string,
+  node: NodeStat,
+  ids: IdMap | undefined,
+): Promise<TarEntry | undefined> {
+  const common = {
+    mode: node.mode & 0o7777,
+    uid: ids ? ids.containerUid(node.uid) : node.uid,
+    gid: ids ? ids.containerGid(node.gid) : node.gid,
+    mtime: new Date(node.mtimeMs),
+  };
   switch (node.mode & FILE_TYPE.mask) {
     case FILE_TYPE.directory:
       return { header: { name: `${name}/`, type: 'directory', ...common } };

@@ -27,11 +27,12 @@ import { generateContainerName, checkContainerName } from './container-name.js';
 import { type ContainerRecord, initialState } from './container-record.js';
 import { checkTransition, isRunning } from './container-state.js';
 import { ContainerStore } from './container-store.js';
-import { parseCreateRequest } from './create-request.js';
+import { parseCreateRequest, type CreateRequest } from './create-request.js';
 import { mergeHealthcheck } from './health-config.js';
 import { restartAfterExit, restartOnEngineStart } from './restart-policy.js';
 import { effectiveArgs, effectiveEnv, type ImageRuntimeConfig, resolveUser } from './process-config.js';
 import { buildShimPlan, type ResolvedMount } from './runtime-plan.js';
+import type { IdMap } from '../userns/id-map.js';
 
 export interface ContainerServiceOptions {
   root: string;
@@ -43,6 +44,8 @@ export interface ContainerServiceOptions {
   /** host-agent/shim/build/skiff-shim and skiff-init. */
   shimPath: string;
   initPath: string;
+  /** `--userns-remap`: every container gets a user namespace with these ids, unless `--userns=host`. */
+  ids?: IdMap;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -194,6 +197,7 @@ export class ContainerService {
     request: ReturnType<typeof parseCreateRequest>,
     containerName: string,
   ): Promise<{ Id: string; Warnings: string[] }> {
+    checkUserNamespace(request, this.options.ids !== undefined);
     const image = this.options.images.resolve(request.image);
     const imageConfig = (image.config.config ?? {}) as ImageRuntimeConfig & {
       Healthcheck?: HealthConfig;
@@ -552,6 +556,7 @@ export class ContainerService {
         cgroupView: this.cgroupView,
         stateDir,
         logPath: this.logPath(record),
+        ...(this.options.ids && request.host.usernsMode !== 'host' ? { ids: this.options.ids } : {}),
       });
       if (request.host.init) {
         const init = dockerInit(this.options.initPath, args);
@@ -1000,4 +1005,22 @@ function alive(pid: number): boolean {
 
 function delay<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}
+
+/**
+ * With `--userns-remap`, what needs the host's own namespaces or all of root's power runs only
+ * with `--userns=host`, as with dockerd.
+ */
+function checkUserNamespace(request: CreateRequest, remapped: boolean): void {
+  if (!remapped || request.host.usernsMode === 'host') return;
+  const needsHost = request.host.privileged
+    ? '--privileged'
+    : request.host.networkMode === 'host'
+      ? '--network host'
+      : undefined;
+  if (needsHost) {
+    throw invalidArgument(
+      `${needsHost} cannot run in the user namespace this engine gives containers (--userns-remap): add --userns=host`,
+    );
+  }
 }

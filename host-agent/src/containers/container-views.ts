@@ -112,6 +112,8 @@ export function containerInspect(record: ContainerRecord) {
       ContainerIDFile: '',
       LogConfig: { Type: 'json-file', Config: {} },
       NetworkMode: request.host.networkMode,
+      // Records from before --userns existed have no usernsMode.
+      UsernsMode: request.host.usernsMode ?? '',
       PortBindings: {},
       RestartPolicy: {
         Name: request.host.restartPolicy.name,

@@ -121,6 +121,14 @@ describe('parseCreateRequest', () => {
     ).toThrow(/only to the on-failure/);
   });
 
+  it('takes UsernsMode host or empty, as dockerd does, and refuses any other', () => {
+    expect(parseCreateRequest(cliBody).host.usernsMode).toBe('');
+    expect(parseCreateRequest({ ...cliBody, HostConfig: { UsernsMode: 'host' } }).host.usernsMode).toBe('host');
+    expect(() => parseCreateRequest({ ...cliBody, HostConfig: { UsernsMode: 'private' } })).toThrow(
+      'invalid HostConfig.UsernsMode "private": use host (--userns=host) or leave it empty',
+    );
+  });
+
   it('refuses a relative working directory and a container path with ".."', () => {
     expect(() => parseCreateRequest({ ...cliBody, WorkingDir: 'app' })).toThrow(/absolute path/);
     expect(() => parseCreateRequest({ ...cliBody, Volumes: { '/a/../../etc': {} } })).toThrow(/must not contain/);

@@ -90,6 +90,8 @@ export interface CreateRequest {
     privileged: boolean;
     readonlyRootfs: boolean;
     networkMode: string;
+    /** `host` (`--userns=host`): no user namespace even when the engine remaps; '' otherwise. */
+    usernsMode: '' | 'host';
     autoRemove: boolean;
     init: boolean;
     devices: DeviceRequest[];
@@ -178,6 +180,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
       privileged: flag(host.Privileged, 'HostConfig.Privileged'),
       readonlyRootfs: flag(host.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs'),
       networkMode: text(host.NetworkMode, 'HostConfig.NetworkMode') || 'default',
+      usernsMode: parseUsernsMode(host.UsernsMode),
       autoRemove,
       init: flag(host.Init, 'HostConfig.Init'),
       devices: list(host.Devices, 'HostConfig.Devices').map((item, index) =>
@@ -197,6 +200,15 @@ export function parseCreateRequest(body: unknown): CreateRequest {
       tmpfs,
     },
   };
+}
+
+/** `--userns`: dockerd knows only `host` (and empty, the engine's choice). */
+function parseUsernsMode(value: unknown): '' | 'host' {
+  const mode = text(value, 'HostConfig.UsernsMode');
+  if (mode === '' || mode === 'host') return mode;
+  throw invalidArgument(
+    `invalid HostConfig.UsernsMode ${JSON.stringify(mode)}: use host (--userns=host) or leave it empty`,
+  );
 }
 
 /** What `--security-opt` asks for; the options themselves stay in the request as the client sent them (inspect shows them). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCreateRequest } from './create-request.js';
 import { buildShimPlan, type RuntimePlanInput } from './runtime-plan.js';
+import { IdMap } from '../userns/id-map.js';
 
 const input = (body: Record<string, unknown>, extra: Partial<RuntimePlanInput> = {}): RuntimePlanInput => ({
   request: parseCreateRequest({ Image: 'busybox', Cmd: ['true'], ...body }),
@@ -35,6 +36,18 @@ describe('buildShimPlan', () => {
     const plan = buildShimPlan(input({ HostConfig: { NetworkMode: 'host' } }));
     expect(plan.namespaces).not.toContain('net');
     expect(plan.hostname).toBeUndefined();
+  });
+
+  it('gives the container a user namespace with the engine’s id ranges when it remaps', () => {
+    const ids = new IdMap(
+      [{ insideId: 0, outsideId: 100000, count: 65536 }],
+      [{ insideId: 0, outsideId: 200000, count: 65536 }],
+    );
+    const plan = buildShimPlan(input({}, { ids }));
+    expect(plan.namespaces).toContain('user');
+    expect(plan.uidMappings).toEqual([{ insideId: 0, outsideId: 100000, count: 65536 }]);
+    expect(plan.gidMappings).toEqual([{ insideId: 0, outsideId: 200000, count: 65536 }]);
+    expect(buildShimPlan(input({})).uidMappings).toBeUndefined();
   });
 
   it('refuses a network mode it does not have yet', () => {

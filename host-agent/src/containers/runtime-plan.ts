@@ -16,6 +16,7 @@ import { RLIMIT_NAMES } from '../shim/shim-plan.js';
 import { invalidArgument } from '../engine-error.js';
 import { parseSecurityOptions, type CreateRequest } from './create-request.js';
 import type { ResolvedUser } from './process-config.js';
+import type { IdMap } from '../userns/id-map.js';
 
 /** A mount whose source is known on the host: binds and volumes resolved, tmpfs options final. */
 export type ResolvedMount =
@@ -42,6 +43,8 @@ export interface RuntimePlanInput {
   availableCapabilities?: readonly CapabilityName[];
   /** The host, for the seccomp filter: `process.arch` and `uname -r` unless given. */
   host?: { arch: string; kernelRelease: string };
+  /** The engine's user namespace remapping, unless the container runs with `--userns=host`. */
+  ids?: IdMap;
 }
 
 /** Everything skiff-shim needs to run one container, decided here and nowhere else. */
@@ -49,6 +52,7 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
   const { request } = input;
   const networkMode = request.host.networkMode;
   const namespaces: NamespaceKind[] = ['mount', 'pid', 'uts', 'ipc', 'cgroup'];
+  if (input.ids) namespaces.push('user');
   // Until bridge networks exist, the default network is a private one with only loopback.
   if (networkMode !== 'host') namespaces.push('net');
   if (networkMode !== 'host' && networkMode !== 'none' && networkMode !== 'default' && networkMode !== 'bridge') {
@@ -72,6 +76,7 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
     stateDir: input.stateDir,
     logPath: input.logPath,
     namespaces,
+    ...(input.ids ? { uidMappings: [...input.ids.uids], gidMappings: [...input.ids.gids] } : {}),
     rootfs: input.rootfs,
     readonlyRootfs: request.host.readonlyRootfs,
     mounts: [...filesystem.mounts, ...sortByDepth(input.mounts).map(toShimMount)],

@@ -50,6 +50,8 @@ export interface SystemInfoOptions {
   engineVersion: string;
   /** The agent's state directory: `DockerRootDir`. */
   rootDir: string;
+  /** Containers run in a user namespace (`--userns-remap`): `name=userns` in SecurityOptions. */
+  usernsRemap?: boolean;
   /** A stable id of this engine (`ID` of `/info`); derived from the host name and root when absent. */
   engineId?: string;
   gitCommit?: string;
@@ -131,6 +133,7 @@ export class SystemInfo {
       ...(facts.apparmor ? ['name=apparmor'] : []),
       // The kernel filters and the agent can compile Docker's default profile for this host.
       ...(facts.seccomp && seccompSupported(process.arch) ? ['name=seccomp,profile=builtin'] : []),
+      ...(this.options.usernsRemap ? ['name=userns'] : []),
       ...(facts.cgroupVersion === '2' ? ['name=cgroupns'] : []),
     ];
     return {

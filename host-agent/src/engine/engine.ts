@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EngineRouter } from '../engine-api/engine-router.js';
 import { DEFAULT_ENGINE_SOCKET, EngineServer } from '../engine-api/engine-server.js';
 import { registerSystemHandlers } from '../engine-api/system-handlers.js';
@@ -15,6 +16,10 @@ import { ExecService } from '../containers/exec-service.js';
 import { HealthService } from '../containers/health-monitor.js';
 import { ImageService } from '../images/image-service.js';
 import { LibcSysCalls } from '../sys/libc-sys-calls.js';
+import { ContainerArchive } from '../containers/container-archive.js';
+import type { IdMap } from '../userns/id-map.js';
+import { SystemRemapHost } from '../userns/system-remap-host.js';
+import { parseRemapSpec, resolveRemap } from '../userns/userns-remap.js';
 import { registerArchiveHandlers } from './archive-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
@@ -29,6 +34,8 @@ export interface EngineOptions {
   socketPath?: string;
   version: string;
   logger: Logger;
+  /** `--userns-remap`: `default` or `user[:group]`; containers' root becomes that user's first subordinate id. */
+  usernsRemap?: string;
 }
 
 export interface RunningEngine {
@@ -40,11 +47,12 @@ export interface RunningEngine {
 
 /** The container engine of this host: its stores, and its Engine API on the local socket. */
 export async function startEngine(options: EngineOptions): Promise<RunningEngine> {
-  const { root, logger } = options;
-  await mkdir(root, { recursive: true, mode: 0o711 });
+  const { logger } = options;
+  await mkdir(options.root, { recursive: true, mode: 0o711 });
+  const { root, ids } = await engineStorage(options);
   const events = new EventBus();
   const router = new EngineRouter();
-  const system = new SystemInfo({ engineVersion: options.version, rootDir: root });
+  const system = new SystemInfo({ engineVersion: options.version, rootDir: root, usernsRemap: ids !== undefined });
   registerSystemHandlers(router, { system, events, logger });
 
   // Images and volumes ask the containers whether they are in use; the containers need both.
@@ -53,6 +61,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   const images = await ImageService.open({
     root,
     sys,
+    ...(ids ? { ids } : {}),
     isImageInUse: (imageId) => late.containers?.imageUser(imageId),
   });
   registerImageHandlers(router, images, events);
@@ -62,6 +71,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     mounter: new SysVolumeMounter(sys),
     logger,
     usedBy: (name) => late.containers?.usersOfVolume(name) ?? [],
+    ...(ids ? { ids } : {}),
   });
   registerVolumeHandlers(router, volumes, events);
 
@@ -77,10 +87,11 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     logger,
     shimPath,
     initPath: fileURLToPath(new URL('../../shim/build/skiff-init', import.meta.url)),
+    ...(ids ? { ids } : {}),
   });
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
-  registerArchiveHandlers(router, containers, images);
+  registerArchiveHandlers(router, containers, images, new ContainerArchive({ sys, ...(ids ? { ids } : {}) }));
   registerNetworkHandlers(router, containers);
   const execs = new ExecService(containers, cgroups, shimPath);
   registerExecHandlers(router, execs, containers, events);
@@ -124,4 +135,23 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
       await server.close();
     },
   };
+}
+
+/**
+ * Where the engine keeps its stores. With `--userns-remap` that is `<root>/<uid>.<gid>` of the
+ * containers' root, as dockerd does: its layers are stored with shifted owners, so it is never
+ * mixed with a store made without remapping (or with another one).
+ */
+async function engineStorage(options: EngineOptions): Promise<{ root: string; ids?: IdMap }> {
+  if (options.usernsRemap === undefined) return { root: options.root };
+  const { map, created } = await resolveRemap(parseRemapSpec(options.usernsRemap), new SystemRemapHost());
+  for (const what of created) options.logger.info(`user namespaces: created ${what} for --userns-remap`);
+  const root = join(options.root, `${map.root.uid}.${map.root.gid}`);
+  // The containers' root mounts their overlay from inside its user namespace: it must be able
+  // to pass through the state root, though not to read it.
+  const { mode } = await stat(options.root);
+  if ((mode & 0o001) === 0) await chmod(options.root, (mode & 0o7777) | 0o011);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  options.logger.info(`user namespaces: container root is host ${map.root.uid}:${map.root.gid} (${map.describe()})`);
+  return { root, ids: map };
 }

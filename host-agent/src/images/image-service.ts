@@ -26,6 +26,7 @@ import { chainId as chainOf, isDigest, sha256Digest, shortId, type Digest } from
 import { LayerStore, type LayerRecord } from '../snapshots/layer-store.js';
 import { OverlaySnapshotter, type SnapshotPlan } from '../snapshots/overlay-snapshotter.js';
 import { packTar } from '../snapshots/tar-packer.js';
+import type { IdMap } from '../userns/id-map.js';
 import type { SysCalls } from '../sys/sys-calls.js';
 import { readImageArchive } from './image-archive.js';
 import { applyChanges } from './image-changes.js';
@@ -71,6 +72,8 @@ export interface ImageServiceOptions {
   /** The platform picked from multi-platform archives; the host's by default. */
   platform?: Platform;
   now?: () => Date;
+  /** The engine's user namespace remapping (`--userns-remap`): layers are stored with host ids. */
+  ids?: IdMap;
 }
 
 export interface ResolvedImage {
@@ -168,8 +171,9 @@ export class ImageService {
     this.content = new ContentStore(options.root);
     this.layers = new LayerStore(options.root, this.content, options.sys, {
       allowDevices: options.allowDeviceNodes ?? false,
+      ...(options.ids ? { ids: options.ids } : {}),
     });
-    this.snapshotter = new OverlaySnapshotter(options.root, this.layers, options.sys);
+    this.snapshotter = new OverlaySnapshotter(options.root, this.layers, options.sys, options.ids);
     this.store = new ImageStore(options.root, this.content);
     this.platform = options.platform ?? hostPlatform();
     this.now = options.now ?? (() => new Date());

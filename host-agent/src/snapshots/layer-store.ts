@@ -22,6 +22,7 @@ import type { ContentStore } from './content-store.js';
 import { chainId as chainIdOf, digestHex, isDigest, type Digest } from './digest.js';
 import { inputError } from './input-error.js';
 import { extractTar } from './tar-extractor.js';
+import type { IdMap } from '../userns/id-map.js';
 
 export interface LayerRecord {
   chainId: Digest;
@@ -52,6 +53,8 @@ export interface UnpackRequest {
 export interface LayerStoreOptions {
   /** Device nodes in layers are refused unless allowed. */
   allowDevices?: boolean;
+  /** The engine's user namespace remapping: layers are unpacked owned by the host ids it maps to. */
+  ids?: IdMap;
 }
 
 const SHORT_LINK_LENGTH = 16;
@@ -159,6 +162,7 @@ export class LayerStore {
         sys: this.sys,
         whiteouts: true,
         allowDevices: this.options.allowDevices ?? false,
+        ...(this.options.ids ? { ids: this.options.ids } : {}),
       }).catch((error: unknown) => {
         throw inputError(`cannot unpack ${what}`, error);
       });

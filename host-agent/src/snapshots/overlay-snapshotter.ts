@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { invalidArgument } from '../engine-error.js';
 import { ensureDirectory } from '../state/ensure-directory.js';
 import type { SysCalls } from '../sys/sys-calls.js';
+import type { IdMap } from '../userns/id-map.js';
 import type { Digest } from './digest.js';
 import type { LayerStore } from './layer-store.js';
 import { packDirectory } from './tar-packer.js';
@@ -54,6 +55,12 @@ export class OverlaySnapshotter {
     readonly root: string,
     private readonly layers: LayerStore,
     private readonly sys: SysCalls,
+    /**
+     * The engine's user namespace remapping. Containers then mount their overlay inside their
+     * user namespace, where overlayfs reads `user.overlay.*` xattrs (`userxattr`): every overlay
+     * of these layers is mounted so, and a container's own directories belong to its root.
+     */
+    readonly ids?: IdMap,
   ) {
     this.containersDirectory = join(root, 'containers');
     this.emptyLowerDirectory = join(root, 'empty-layer');
@@ -83,10 +90,11 @@ export class OverlaySnapshotter {
       topFirst.length === 0
         ? [this.emptyLowerDirectory]
         : topFirst.map((chainId) => this.layers.diffDirectory(chainId));
-    let mountOptions = overlayOptions(lowerDirs, upperDir, workDir);
+    const userxattr = this.ids !== undefined;
+    let mountOptions = overlayOptions(lowerDirs, upperDir, workDir, userxattr);
     if (mountOptions.length > MAX_MOUNT_DATA) {
       lowerDirs = topFirst.map((chainId) => this.layers.shortDiffPath(chainId));
-      mountOptions = overlayOptions(lowerDirs, upperDir, workDir);
+      mountOptions = overlayOptions(lowerDirs, upperDir, workDir, userxattr);
       if (mountOptions.length > MAX_MOUNT_DATA) {
         throw invalidArgument(
           `cannot make the rootfs of container ${containerId}: ${chainIds.length} layers are too many for one overlay mount`,
@@ -109,6 +117,12 @@ export class OverlaySnapshotter {
   /** Creates the directories of the plan; safe to repeat. */
   async prepare(plan: SnapshotPlan): Promise<void> {
     for (const { path, mode } of plan.directories) await ensureDirectory(path, mode);
+    // The container's root writes its changes, from inside its user namespace.
+    if (this.ids) {
+      for (const path of [plan.rootfs.upperDir, plan.rootfs.workDir]) {
+        this.sys.lchown(path, this.ids.root.uid, this.ids.root.gid);
+      }
+    }
   }
 
   /** Mounts the rootfs on its target in the agent's own mount namespace. */
@@ -129,7 +143,7 @@ export class OverlaySnapshotter {
    * `docker diff`: what the container changed, from its upper directory alone (no mount).
    */
   async changes(plan: SnapshotPlan): Promise<FilesystemChange[]> {
-    return upperChanges(plan.rootfs.upperDir, plan.rootfs.lowerDirs, this.sys);
+    return upperChanges(plan.rootfs.upperDir, plan.rootfs.lowerDirs, this.sys, this.ids !== undefined);
   }
 
   /**
@@ -147,13 +161,13 @@ export class OverlaySnapshotter {
         target,
         fstype: 'overlay',
         flags: ['rdonly'],
-        data: `lowerdir=${lowerDirs.join(':')}`,
+        data: `lowerdir=${lowerDirs.join(':')}${this.ids ? ',userxattr' : ''}`,
       });
     } catch (error) {
       await rm(target, { recursive: true, force: true });
       throw error;
     }
-    const stream = packDirectory(target, { sys: this.sys, mode: 'plain' });
+    const stream = packDirectory(target, { sys: this.sys, mode: 'plain', ...(this.ids ? { ids: this.ids } : {}) });
     let cleaned = false;
     const cleanup = (): void => {
       if (cleaned) return;
@@ -182,11 +196,17 @@ export class OverlaySnapshotter {
   }
 }
 
-export function overlayOptions(lowerDirs: readonly string[], upperDir: string, workDir: string): string {
+/** With `userxattr`, overlayfs keeps its marks in `user.overlay.*` (required in a user namespace). */
+export function overlayOptions(
+  lowerDirs: readonly string[],
+  upperDir: string,
+  workDir: string,
+  userxattr = false,
+): string {
   for (const dir of [...lowerDirs, upperDir, workDir]) {
     // overlayfs splits options at ',' and lowerdir at ':'; an escaped path is possible but
     // no path the agent makes contains either.
     if (/[,:]/.test(dir)) throw invalidArgument(`overlay directory ${dir} contains ',' or ':'`);
   }
-  return `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`;
+  return `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}${userxattr ? ',userxattr' : ''}`;
 }

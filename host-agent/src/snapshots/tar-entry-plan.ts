@@ -64,8 +64,11 @@ export interface PlanOptions {
   allowDevices: boolean;
 }
 
-/** xattr namespaces a layer may set; overlayfs's own `trusted.overlay.*` never comes from a tar. */
-const ALLOWED_XATTR = /^(user\.|security\.capability$)/;
+/**
+ * xattr namespaces a layer may set. overlayfs's own `trusted.overlay.*`, and `user.overlay.*`
+ * (what it reads instead when mounted with `userxattr`), never come from a tar.
+ */
+const ALLOWED_XATTR = /^(user\.(?!overlay\.)|security\.capability$)/;
 
 export function refuseEntry(name: string, reason: string): Error {
   return invalidArgument(`refusing tar entry ${JSON.stringify(name)}: ${reason}`);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { FakeSysCalls } from '../sys/fake-sys-calls.js';
-import { isWhiteoutStat, OVERLAY_OPAQUE_XATTR } from '../sys/sys-calls.js';
+import { isWhiteoutStat, OVERLAY_OPAQUE_XATTR, USER_OVERLAY_OPAQUE_XATTR } from '../sys/sys-calls.js';
+import { IdMap } from '../userns/id-map.js';
 import { extractTar, type ExtractOptions } from './tar-extractor.js';
 import { tarBuffer, type TarEntry } from './tar-packer.js';
 
@@ -221,6 +222,59 @@ describe(extractTar.name, () => {
     expect(existsSync(join(target, 'var/cache/.wh..wh..opq'))).toBe(false);
     expect(sys.lgetxattr(join(target, 'var/cache'), OVERLAY_OPAQUE_XATTR)?.toString()).toBe('y');
     expect(readFileSync(join(target, 'var/cache/new'), 'utf8')).toBe('n');
+  });
+
+  describe('with a user namespace remapping', () => {
+    const ids = new IdMap(
+      [{ insideId: 0, outsideId: 100000, count: 65536 }],
+      [{ insideId: 0, outsideId: 200000, count: 65536 }],
+    );
+
+    it('stores owners as host ids, and gives what keeps no owner to the container root', async () => {
+      await extract([{ header: { name: 'a/f', type: 'file', uid: 1000, gid: 100 }, body: 'x' }], { ids });
+      expect(
+        sys.callsOf('lchown').map((call) => [call.path.slice(call.path.lastIndexOf('/') + 1), call.uid, call.gid]),
+      ).toEqual([
+        [expect.stringMatching(/staging/), 100000, 200000],
+        ['a', 100000, 200000],
+        ['f', 101000, 200100],
+      ]);
+    });
+
+    it('chowns to the container root when owners are not kept (docker cp without -a)', async () => {
+      await extract([{ header: { name: 'f', type: 'file', uid: 1000, gid: 100 }, body: 'x' }], {
+        ids,
+        preserveOwnership: false,
+      });
+      expect(sys.callsOf('lchown').at(-1)).toMatchObject({ uid: 100000, gid: 200000 });
+    });
+
+    it('refuses an owner beyond the ranges and writes nothing', async () => {
+      await expect(
+        extract([file('ok', 'fine'), { header: { name: 'far', type: 'file', uid: 70000 }, body: 'x' }], { ids }),
+      ).rejects.toThrow('refusing tar entry "far": container uid 70000 cannot be mapped to a host uid');
+      expectNothingWritten();
+    });
+
+    it('marks opaque directories for an overlay mounted with userxattr', async () => {
+      await extract([dir('var/cache/'), file('var/cache/.wh..wh..opq', '')], { ids });
+      expect(sys.lgetxattr(join(target, 'var/cache'), USER_OVERLAY_OPAQUE_XATTR)?.toString()).toBe('y');
+      expect(sys.lgetxattr(join(target, 'var/cache'), OVERLAY_OPAQUE_XATTR)).toBeUndefined();
+    });
+  });
+
+  it('never takes an overlay xattr from the archive', async () => {
+    await extract([
+      {
+        header: {
+          name: 'd/',
+          type: 'directory',
+          pax: { 'SCHILY.xattr.user.overlay.opaque': 'y', 'SCHILY.xattr.user.note': 'n' },
+        },
+      } as unknown as TarEntry,
+    ]);
+    const set = sys.callsOf('lsetxattr').map((call) => call.name);
+    expect(set).toEqual(['user.note']);
   });
 
   it('keeps .wh. names as files when whiteouts are off', async () => {

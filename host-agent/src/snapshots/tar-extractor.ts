@@ -13,7 +13,8 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import tar from 'tar-stream';
 
 import { conflict } from '../engine-error.js';
-import { OVERLAY_OPAQUE_XATTR, SysError, type SysCalls } from '../sys/sys-calls.js';
+import { overlayOpaqueXattr, SysError, type SysCalls } from '../sys/sys-calls.js';
+import { UnmappableIdError, type IdMap } from '../userns/id-map.js';
 import type { Digest } from './digest.js';
 import { planEntry, refuseEntry, type EntryAttributes, type EntryPlan, type TarEntryHeader } from './tar-entry-plan.js';
 import { drainedOrClosed } from '../drained.js';
@@ -26,6 +27,12 @@ export interface ExtractOptions {
   allowDevices?: boolean;
   /** lchown each entry to the uid and gid in the archive (default: when running as root). */
   preserveOwnership?: boolean;
+  /**
+   * The engine's user namespace remapping: owners are stored as host ids (an entry owned by an
+   * id it cannot map is refused), entries not keeping their owner belong to the container's root,
+   * and opaque directories are marked for an overlay mounted with `userxattr`.
+   */
+  ids?: IdMap;
 }
 
 export interface ExtractResult {
@@ -53,6 +60,7 @@ export async function extractTar(
   const staging = join(dirname(destination), `.${basename(destination)}.staging-${randomBytes(6).toString('hex')}`);
   await mkdir(staging, { mode: 0o755 });
   try {
+    if (options.ids) options.sys.lchown(staging, options.ids.root.uid, options.ids.root.gid);
     const result = await new Extraction(staging, options).run(source);
     await rename(staging, destination);
     return result;
@@ -179,7 +187,7 @@ class Extraction {
       case 'opaque': {
         // The directory is resolved like a parent: through symlinks that stay inside, never out.
         const directory = await this.resolveInside(name, plan.path === '' ? [] : plan.path.split('/'), true);
-        sys.lsetxattr(directory, OVERLAY_OPAQUE_XATTR, 'y');
+        sys.lsetxattr(directory, overlayOpaqueXattr(this.options.ids !== undefined), 'y');
         return;
       }
     }
@@ -234,6 +242,8 @@ class Extraction {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !createMissing) throw error;
         await mkdir(candidate, { mode: 0o755 });
+        // A parent the archive does not list belongs to the container's root, as with dockerd.
+        if (this.options.ids) this.options.sys.lchown(candidate, this.options.ids.root.uid, this.options.ids.root.gid);
         resolved.push(component);
         continue;
       }
@@ -288,8 +298,9 @@ class Extraction {
     attributes: EntryAttributes,
     kind: 'directory' | 'file' | 'symlink' | 'node',
   ): Promise<void> {
-    const { sys } = this.options;
-    if (this.preserveOwnership) sys.lchown(path, attributes.uid, attributes.gid);
+    const { sys, ids } = this.options;
+    if (ids) sys.lchown(path, ...hostOwner(ids, this.preserveOwnership ? attributes : { uid: 0, gid: 0 }, path));
+    else if (this.preserveOwnership) sys.lchown(path, attributes.uid, attributes.gid);
     // chmod after chown: chown clears setuid and setgid.
     if (kind !== 'symlink') await chmod(path, attributes.mode);
     for (const [attribute, value] of Object.entries(attributes.xattrs)) {
@@ -333,6 +344,15 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function hostOwner(ids: IdMap, owner: { uid: number; gid: number }, path: string): [number, number] {
+  try {
+    return [ids.hostUid(owner.uid), ids.hostGid(owner.gid)];
+  } catch (error) {
+    if (error instanceof UnmappableIdError) throw refuseEntry(basename(path), error.message);
     throw error;
   }
 }

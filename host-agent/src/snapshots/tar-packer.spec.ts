@@ -7,8 +7,9 @@ import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { FakeSysCalls } from '../sys/fake-sys-calls.js';
-import { OVERLAY_OPAQUE_XATTR } from '../sys/sys-calls.js';
-import { packDirectory, tarBuffer } from './tar-packer.js';
+import { OVERLAY_OPAQUE_XATTR, USER_OVERLAY_OPAQUE_XATTR } from '../sys/sys-calls.js';
+import { IdMap } from '../userns/id-map.js';
+import { directoryEntries, packDirectory, tarBuffer } from './tar-packer.js';
 
 async function listTar(
   stream: AsyncIterable<unknown>,
@@ -71,6 +72,26 @@ describe(packDirectory.name, () => {
       'etc/',
       'etc/.wh.hosts',
     ]);
+  });
+
+  it('writes container owners, and reads userxattr opaque marks, for an engine that remaps ids', async () => {
+    const ids = new IdMap(
+      [{ insideId: 0, outsideId: 100000, count: 65536 }],
+      [{ insideId: 0, outsideId: 200000, count: 65536 }],
+    );
+    mkdirSync(join(dir, 'cache'));
+    writeFileSync(join(dir, 'mine'), 'm');
+    writeFileSync(join(dir, 'stray'), 's');
+    sys.lchown(join(dir, 'cache'), 100000, 200000);
+    sys.lchown(join(dir, 'mine'), 101000, 201000);
+    sys.lchown(join(dir, 'stray'), 0, 0);
+    sys.lsetxattr(join(dir, 'cache'), USER_OVERLAY_OPAQUE_XATTR, 'y');
+    const owners: string[] = [];
+    for await (const entry of directoryEntries(dir, { sys, mode: 'overlay-diff', ids })) {
+      owners.push(`${entry.header.name} ${entry.header.uid}:${entry.header.gid}`);
+    }
+    // A host id outside the ranges shows as nobody, as the kernel shows it in the container.
+    expect(owners).toEqual(['cache/ 0:0', 'cache/.wh..wh..opq 0:0', 'mine 1000:1000', 'stray 65534:65534']);
   });
 
   it('packs a whiteout as a device in plain mode', async () => {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 
-import { FILE_TYPE, isWhiteoutStat, OVERLAY_OPAQUE_XATTR, type SysCalls } from '../sys/sys-calls.js';
+import { FILE_TYPE, isWhiteoutStat, overlayOpaqueXattr, type SysCalls } from '../sys/sys-calls.js';
+import type { IdMap } from '../userns/id-map.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './tar-entry-plan.js';
 import { drainedOrClosed } from '../drained.js';
 
@@ -122,11 +123,17 @@ export interface PackDirectoryOptions {
    * files and opaque directories get a `.wh..wh..opq` entry.
    */
   mode: 'plain' | 'overlay-diff';
+  /** The engine's user namespace remapping: owners go into the tar as container ids. */
+  ids?: IdMap;
 }
 
 /** Entries of the tree under `root`, parents before children, names sorted, relative names. */
-export async function* directoryEntries(root: string, { sys, mode }: PackDirectoryOptions): AsyncGenerator<TarEntry> {
+export async function* directoryEntries(
+  root: string,
+  { sys, mode, ids }: PackDirectoryOptions,
+): AsyncGenerator<TarEntry> {
   const seenInodes = new Map<string, string>();
+  const opaqueXattr = overlayOpaqueXattr(ids !== undefined);
   async function* walk(relative: string): AsyncGenerator<TarEntry> {
     const names = (await readdir(join(root, relative))).sort();
     for (const name of names) {
@@ -134,7 +141,12 @@ export async function* directoryEntries(root: string, { sys, mode }: PackDirecto
       const entryName = relative === '' ? name : `${relative}/${name}`;
       const stat = sys.lstat(path);
       const type = stat.mode & FILE_TYPE.mask;
-      const common = { mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: new Date(stat.mtimeMs) };
+      const common = {
+        mode: stat.mode & 0o7777,
+        uid: ids ? ids.containerUid(stat.uid) : stat.uid,
+        gid: ids ? ids.containerGid(stat.gid) : stat.gid,
+        mtime: new Date(stat.mtimeMs),
+      };
       if (mode === 'overlay-diff' && isWhiteoutStat(stat)) {
         const whiteout = relative === '' ? `${WHITEOUT_PREFIX}${name}` : `${relative}/${WHITEOUT_PREFIX}${name}`;
         yield { header: { name: whiteout, type: 'file', ...common, mode: 0o644, size: 0 } };
@@ -143,7 +155,7 @@ export async function* directoryEntries(root: string, { sys, mode }: PackDirecto
       switch (type) {
         case FILE_TYPE.directory: {
           yield { header: { name: `${entryName}/`, type: 'directory', ...common } };
-          if (mode === 'overlay-diff' && sys.lgetxattr(path, OVERLAY_OPAQUE_XATTR)?.toString() === 'y') {
+          if (mode === 'overlay-diff' && sys.lgetxattr(path, opaqueXattr)?.toString() === 'y') {
             yield {
               header: { name: `${entryName}/${OPAQUE_WHITEOUT}`, type: 'file', ...common, mode: 0o644, size: 0 },
             };

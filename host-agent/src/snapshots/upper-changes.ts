@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { FILE_TYPE, isWhiteoutStat, OVERLAY_OPAQUE_XATTR, type NodeStat, type SysCalls } from '../sys/sys-calls.js';
+import { FILE_TYPE, isWhiteoutStat, overlayOpaqueXattr, type NodeStat, type SysCalls } from '../sys/sys-calls.js';
 
 export const CHANGE_KIND = { modified: 0, added: 1, deleted: 2 } as const;
 
@@ -22,7 +22,11 @@ export async function upperChanges(
   upperDir: string,
   lowerDirsTopFirst: readonly string[],
   sys: SysCalls,
+  /** Layers written for an overlay mounted with `userxattr` (the engine remaps user namespaces). */
+  userxattr = false,
 ): Promise<FilesystemChange[]> {
+  const opaqueXattr = overlayOpaqueXattr(userxattr);
+  const isOpaque = (path: string): boolean => sys.lgetxattr(path, opaqueXattr)?.toString() === 'y';
   const changes: FilesystemChange[] = [];
   const recorded = new Set<string>();
   const record = (path: string, kind: FilesystemChange['Kind']): void => {
@@ -41,11 +45,11 @@ export async function upperChanges(
       const path = `${relative}/${name}`;
       const stat = sys.lstat(join(upperDir, path));
       const isDirectory = (stat.mode & FILE_TYPE.mask) === FILE_TYPE.directory;
-      const below = lowerStat(lowerDirsTopFirst, path, sys);
+      const below = lowerStat(lowerDirsTopFirst, path, sys, isOpaque);
       if (isWhiteoutStat(stat)) {
         recordParent(path);
         record(path, CHANGE_KIND.deleted);
-      } else if (isDirectory && below !== undefined && isOpaque(join(upperDir, path), sys)) {
+      } else if (isDirectory && below !== undefined && isOpaque(join(upperDir, path))) {
         recordParent(path);
         record(path, CHANGE_KIND.deleted);
       } else if (below === undefined) {
@@ -62,10 +66,6 @@ export async function upperChanges(
   return changes;
 }
 
-function isOpaque(path: string, sys: SysCalls): boolean {
-  return sys.lgetxattr(path, OVERLAY_OPAQUE_XATTR)?.toString() === 'y';
-}
-
 function sameDirectory(upper: NodeStat, lower: NodeStat): boolean {
   return (
     (lower.mode & FILE_TYPE.mask) === FILE_TYPE.directory &&
@@ -79,7 +79,12 @@ function sameDirectory(upper: NodeStat, lower: NodeStat): boolean {
  * What the layers below show at `path` (undefined if nothing): the topmost layer that has it,
  * unless a whiteout or an opaque directory in a higher layer hides it.
  */
-function lowerStat(lowerDirsTopFirst: readonly string[], path: string, sys: SysCalls): NodeStat | undefined {
+function lowerStat(
+  lowerDirsTopFirst: readonly string[],
+  path: string,
+  sys: SysCalls,
+  isOpaque: (path: string) => boolean,
+): NodeStat | undefined {
   const components = path.split('/').filter(Boolean);
   for (const lower of lowerDirsTopFirst) {
     let hidden = false;
@@ -90,7 +95,7 @@ function lowerStat(lowerDirsTopFirst: readonly string[], path: string, sys: SysC
       if (isWhiteoutStat(stat)) return undefined;
       if (depth === components.length) return stat;
       if ((stat.mode & FILE_TYPE.mask) !== FILE_TYPE.directory) return undefined;
-      if (isOpaque(join(lower, ...components.slice(0, depth)), sys)) hidden = true;
+      if (isOpaque(join(lower, ...components.slice(0, depth)))) hidden = true;
     }
     if (hidden) return undefined;
   }

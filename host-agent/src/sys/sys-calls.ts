@@ -132,6 +132,13 @@ export function isWhiteoutStat(stat: NodeStat): boolean {
 }
 
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** The same mark on layers mounted with `userxattr` (an overlay mounted in a user namespace). */
+export const USER_OVERLAY_OPAQUE_XATTR = 'user.overlay.opaque';
+
+/** The opaque-directory xattr of an overlay mounted with or without `userxattr`. */
+export function overlayOpaqueXattr(userxattr: boolean): string {
+  return userxattr ? USER_OVERLAY_OPAQUE_XATTR : OVERLAY_OPAQUE_XATTR;
+}
 
 /**
  * A failed syscall. `code` is the errno name (EPERM, ENOENT …) like Node's own errors, so

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { Logger } from '../logger.js';
+import type { IdMap } from '../userns/id-map.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { ensureDirectory } from '../state/ensure-directory.js';
 import { directorySize } from './directory-size.js';
@@ -63,6 +64,8 @@ export interface VolumeStoreOptions {
   /** Replaced in tests to fail halfway through a copy. */
   copyTree?: TreeCopier;
   now?: () => Date;
+  /** The engine's user namespace remapping: a new volume belongs to the containers' root. */
+  ids?: IdMap;
 }
 
 export type PopulateOutcome = 'copied' | 'already-populated' | 'not-empty' | 'no-source';
@@ -100,6 +103,7 @@ export class VolumeStore {
   private readonly logger: Logger | undefined;
   private readonly copyTree: TreeCopier;
   private readonly now: () => Date;
+  private readonly ids: IdMap | undefined;
   private readonly lock = new KeyedLock();
   private readonly mounts = new Map<string, MountState>();
 
@@ -110,7 +114,9 @@ export class VolumeStore {
     logger,
     copyTree = copyTreeContents,
     now = () => new Date(),
+    ids,
   }: VolumeStoreOptions) {
+    this.ids = ids;
     this.directory = join(root, 'volumes');
     this.mounter = mounter;
     this.usedBy = usedBy;
@@ -166,6 +172,7 @@ export class VolumeStore {
       const record: VolumeRecord = { name, driver, createdAt: rfc3339(this.now()), options, labels, populated: false };
       await ensureDirectory(this.volumeDirectory(name), 0o701);
       await ensureDirectory(this.mountpoint(name), 0o755);
+      if (this.ids) await lchown(this.mountpoint(name), this.ids.root.uid, this.ids.root.gid);
       await this.writeRecord(record);
       this.logger?.info(`created volume ${name}`);
       return this.toDto(record);
