@@ -50,6 +50,11 @@ describe('resolveUser', () => {
     expect(resolveUser('', passwd, group)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root' });
   });
 
+  it('is root by default in an image without /etc/passwd (FROM scratch), but a name needs an entry', () => {
+    expect(resolveUser('', null, null)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/' });
+    expect(() => resolveUser('root', null, null)).toThrow(/unable to find user root/);
+  });
+
   it('resolves a name with its primary and supplementary groups', () => {
     expect(resolveUser('www', passwd, group)).toEqual({ uid: 33, gid: 33, additionalGids: [50], home: '/var/www' });
   });

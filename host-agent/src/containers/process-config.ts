@@ -70,7 +70,8 @@ export function resolveUser(
   group: string | null,
   groupAdd: string[] = [],
 ): ResolvedUser {
-  const [userPart = '', groupPart] = (spec || 'root').split(':', 2);
+  // No user means uid 0, looked up by number: an image without /etc/passwd (FROM scratch) runs as root.
+  const [userPart = '', groupPart] = (spec || '0').split(':', 2);
   const users = parseColonFile(passwd);
   const groups = parseColonFile(group);
   let uid: number;
