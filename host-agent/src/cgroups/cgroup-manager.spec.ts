@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { EngineError } from '../engine-error.js';
-import type { CgroupFs } from './cgroup-fs.js';
+import { WriteEachError, type CgroupFs } from './cgroup-fs.js';
 import type { CgroupManager, CgroupManagerOptions, ContainerCgroup } from './cgroup-manager.js';
 import { imitateCgroupV1, imitateCgroupV2, type ImitationCgroupTree } from './imitation-cgroup-tree.js';
 import { openCgroupManager } from './open-cgroup-manager.js';
@@ -134,6 +134,25 @@ for (const flavour of FLAVOURS) {
         kind: 'invalid-argument',
         message: expect.stringContaining(`cannot set pids.max of container ${ID} to "20"`),
       });
+      expect(await manager.list()).toEqual([]);
+    });
+
+    it.runIf(flavour.version === 1)('names the one device rule of many the kernel refuses', async () => {
+      const { t } = await open();
+      const written: string[] = [];
+      const failing: CgroupFs = {
+        ...t.fs,
+        writeEach: async (path, values) => {
+          if (!path.endsWith('devices.allow')) return t.fs.writeEach?.(path, values);
+          written.push(...values.slice(0, 2));
+          throw new WriteEachError(2, Object.assign(new Error('EINVAL'), { code: 'EINVAL' }));
+        },
+      };
+      const { manager } = await open({ fs: failing });
+      const error = await manager.create(ID, {}).catch((e: unknown) => e);
+      expect(written).toHaveLength(2);
+      expect((error as Error).message).toMatch(new RegExp(`cannot set devices.allow of container ${ID} to "[^"]+"`));
+      expect((error as Error).message).not.toContain(JSON.stringify(written[0]));
       expect(await manager.list()).toEqual([]);
     });
 

@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 
-import { nodeCgroupFs, type CgroupFs } from './cgroup-fs.js';
+import { nodeCgroupFs, WriteEachError, type CgroupFs } from './cgroup-fs.js';
 
 export interface ImitationCgroupTree {
   /** Stands for /sys/fs/cgroup. */
@@ -216,6 +216,13 @@ class Tree {
         await rmdir(path);
       },
       writeFile: (path, value) => this.write(path, value),
+      writeEach: async (path, values) => {
+        for (const [index, value] of values.entries()) {
+          await this.write(path, value).catch((error: unknown) => {
+            throw new WriteEachError(index, error);
+          });
+        }
+      },
     };
   }
 

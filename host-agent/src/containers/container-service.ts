@@ -498,13 +498,18 @@ export class ContainerService {
     const devices = await Promise.all(
       request.host.devices.map((device) => hostDevice(device.pathOnHost, device.pathInContainer)),
     );
-    const stale = this.options.cgroups.open(record.id);
-    if (await stale.exists()) await stale.destroy();
-    const { cgroup } = await this.options.cgroups.create(record.id, request.host.resources, {
-      devices: containerDeviceAccess({
-        privileged: request.host.privileged,
-        devices: devices.map((device) => ({ type: device.type, major: device.major, minor: device.minor })),
-      }),
+    const createCgroup = () =>
+      this.options.cgroups.create(record.id, request.host.resources, {
+        devices: containerDeviceAccess({
+          privileged: request.host.privileged,
+          devices: devices.map((device) => ({ type: device.type, major: device.major, minor: device.minor })),
+        }),
+      });
+    const { cgroup } = await createCgroup().catch(async (error: unknown) => {
+      // A cgroup left by an agent killed in the middle of a start: it goes, and a fresh one is made.
+      if (!(error instanceof EngineError && error.kind === 'conflict')) throw error;
+      await this.options.cgroups.open(record.id).destroy();
+      return createCgroup();
     });
     const mounted: string[] = [];
     try {

@@ -65,10 +65,11 @@ export interface StartedExec extends StartedContainer {
 
 export const SHIM_REPORT_FD = 3;
 
+/** The shim reads its plan at once and nothing reads it after a reboot: atomic, not durable. */
 async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, data, { mode: 0o600, flush: true });
+    await writeFile(temporary, data, { mode: 0o600 });
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });

@@ -30,12 +30,23 @@ export interface ShimState {
   logPath: string;
 }
 
+/**
+ * The file as the shim wrote it, or undefined when there is none. The shim does not fsync (see
+ * write_atomic in shim/main.c): after a crash of the host a file may be empty or torn, and then
+ * the shim that wrote it is gone too, so it counts as none.
+ */
 async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
   }
 }
 
