@@ -403,7 +403,7 @@ describe(ImageService.name, () => {
       );
     });
 
-    it('refuses a zstd layer with a clear message', async () => {
+    it('refuses a broken zstd layer with a clear message', async () => {
       const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]);
       const image = await testImage([[file('a', 'b')]]);
       const archive = await tarBuffer([
@@ -415,7 +415,7 @@ describe(ImageService.name, () => {
         ),
       ]);
       await expect(load(archive)).rejects.toThrow(
-        'layer 1 of image z:1 is compressed with zstd, which is not supported yet',
+        'layer 1 of image z:1 needs a zstd dictionary, which is not supported',
       );
     });
 

@@ -23,7 +23,8 @@ import { conflict, EngineError, invalidArgument, notFound } from '../engine-erro
 import { ensureDirectory } from '../state/ensure-directory.js';
 import { ContentStore } from '../snapshots/content-store.js';
 import { chainId as chainOf, isDigest, sha256Digest, shortId, type Digest } from '../snapshots/digest.js';
-import { LayerStore, type LayerRecord } from '../snapshots/layer-store.js';
+import type { Compression } from '../snapshots/compression.js';
+import { LayerStore, type LayerRecord, type StagedLayer } from '../snapshots/layer-store.js';
 import { OverlaySnapshotter, type SnapshotPlan } from '../snapshots/overlay-snapshotter.js';
 import { packTar } from '../snapshots/tar-packer.js';
 import type { IdMap } from '../userns/id-map.js';
@@ -149,6 +150,25 @@ export interface NewImage {
   parent?: Digest;
   /** Names the image in errors. */
   what?: string;
+}
+
+/** A layer of a pulled image: there already, or staged by the pull and committed when recorded. */
+export interface PulledLayer {
+  chainId: Digest;
+  staged?: StagedLayer;
+  blob?: { digest: Digest; size: number; compression: Compression };
+}
+
+/** An image a registry pull has ready: blobs in the content store, layers present or staged. */
+export interface PulledImage {
+  config: Digest;
+  /** Bottom first, one per diff id of the config. */
+  layers: readonly PulledLayer[];
+  manifests: readonly Digest[];
+  /** Names to point at the image: the tag pulled and the repository digest. */
+  references: readonly ImageReference[];
+  /** Told as each layer is in place, bottom first. */
+  onLayer?: (index: number) => void;
 }
 
 export interface PruneResult {
@@ -626,6 +646,91 @@ export class ImageService {
     };
     await this.store.put(record, config);
     return image.config;
+  }
+
+  /**
+   * Records a pulled image: commits its staged layers (bottom first, each on the one below),
+   * stores the record and points the references at it, all in the image-set queue, so no removal
+   * runs in between. On failure the layers committed here are removed again and the staged
+   * ones discarded: no image and no partial layer is left.
+   */
+  async addPulledImage(image: PulledImage): Promise<ResolvedImage> {
+    const discardStaged = async (): Promise<void> => {
+      for (const layer of image.layers) if (layer.staged) await this.layers.discard(layer.staged);
+    };
+    return this.serially(async () => {
+      const made: Digest[] = [];
+      try {
+        const config = parseImageConfig(await this.content.readJson(image.config), `config of image ${image.config}`);
+        if (config.rootfs.diff_ids.length !== image.layers.length) {
+          throw invalidArgument(
+            `image ${image.config} has ${image.layers.length} layers but its config has ${config.rootfs.diff_ids.length} diff ids`,
+          );
+        }
+        if (image.layers.some((layer) => layer.staged !== undefined)) this.layers.syncStaging();
+        const records: LayerRecord[] = [];
+        for (const [index, layer] of image.layers.entries()) {
+          let record = await this.layers.get(layer.chainId);
+          if (record === undefined) {
+            if (layer.staged === undefined || layer.blob === undefined) {
+              throw notFound(`layer ${layer.chainId} was removed while the image was pulled: pull it again`);
+            }
+            record = await this.layers.commit(layer.staged, {
+              ...(index > 0 ? { parent: image.layers[index - 1].chainId } : {}),
+              blob: layer.blob,
+              synced: true,
+            });
+            made.push(record.chainId);
+          } else if (layer.staged !== undefined) {
+            await this.layers.discard(layer.staged);
+          }
+          if (record.chainId !== layer.chainId)
+            throw new Error(`internal: layer ${index + 1} has chain id ${record.chainId}`);
+          records.push(record);
+          image.onLayer?.(index);
+        }
+        const existing = this.store.get(image.config);
+        const manifests = [...new Set([...(existing?.manifests ?? []), ...image.manifests])];
+        const tagged = image.references.some((reference) => reference.digest === undefined);
+        const now = this.now().toISOString();
+        await this.store.put(
+          {
+            id: image.config,
+            chainIds: records.map((record) => record.chainId),
+            size: records.reduce((total, record) => total + record.size, 0),
+            storedAt: existing?.storedAt ?? now,
+            ...(tagged ? { lastTagTime: now } : existing?.lastTagTime ? { lastTagTime: existing.lastTagTime } : {}),
+            ...(existing?.parent ? { parent: existing.parent } : {}),
+            ...(manifests.length > 0 ? { manifests } : {}),
+          },
+          config,
+        );
+        await this.store.updateReferences(
+          new Map(image.references.map((reference) => [formatReference(reference), image.config])),
+        );
+        return this.resolved(image.config);
+      } catch (error) {
+        await discardStaged();
+        await this.collectGarbage({ layers: made.reverse() });
+        throw error;
+      }
+    });
+  }
+
+  /** Removes blobs a failed pull added, unless an image or layer uses them. */
+  async discardBlobs(blobs: readonly Digest[]): Promise<void> {
+    if (blobs.length === 0) return;
+    await this.serially(async () => {
+      await this.collectGarbage({ blobs });
+    });
+  }
+
+  /** Points a name (a repository digest after a push) at an image. */
+  async addReference(id: Digest, reference: ImageReference): Promise<void> {
+    await this.serially(async () => {
+      this.requireRecord(id);
+      await this.store.updateReferences(new Map([[formatReference(reference), id]]));
+    });
   }
 
   /** `docker import`: a root filesystem tar (plain or gzip) as a one-layer image. */

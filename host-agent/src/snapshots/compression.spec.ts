@@ -38,9 +38,17 @@ describe(decompress.name, () => {
     expect(await text(stream)).toBe('hello world');
   });
 
-  it('refuses zstd with a message naming the stream', async () => {
-    await expect(decompress(pieces(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0])), 'layer 3 of app:1')).rejects.toThrow(
-      'layer 3 of app:1 is compressed with zstd, which is not supported yet (use gzip or no compression)',
+  it('decompresses zstd', async () => {
+    // `printf 'hello world' | zstd -c`
+    const zst = Buffer.from('28b52ffd045859000068656c6c6f20776f726c6468691eb2', 'hex');
+    const { compression, stream } = await decompress(pieces(zst.subarray(0, 3), zst.subarray(3)), 'x');
+    expect(compression).toBe('zstd');
+    expect(await text(stream)).toBe('hello world');
+  });
+
+  it('refuses bzip2 with a message naming the stream', async () => {
+    await expect(decompress(pieces(Buffer.from('BZh91AY&SY')), 'layer 3 of app:1')).rejects.toThrow(
+      'layer 3 of app:1 is compressed with bzip2, which is not supported yet (use gzip, zstd or no compression)',
     );
   });
 

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 import { invalidArgument } from '../engine-error.js';
+import { zstdDecompress } from './zstd-stream.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
 
@@ -34,8 +35,8 @@ export interface Decompressed {
 
 /**
  * Peeks at the start of `source` and returns its uncompressed bytes. `what` names the stream in
- * errors (`layer sha256:…`). gzip is handled by node:zlib; zstd, bzip2 and xz are refused with a
- * clear message rather than being mistaken for a broken tar.
+ * errors (`layer sha256:…`). gzip is handled by node:zlib, zstd by zstd-stream.ts; bzip2 and xz
+ * are refused with a clear message rather than being mistaken for a broken tar.
  */
 export async function decompress(source: AsyncIterable<Uint8Array>, what: string): Promise<Decompressed> {
   const iterator = source[Symbol.asyncIterator]();
@@ -75,17 +76,18 @@ export async function decompress(source: AsyncIterable<Uint8Array>, what: string
     case 'none':
       return { compression, stream: raw };
     case 'gzip': {
-      const gunzip = createGunzip();
+      const gunzip = createGunzip({ chunkSize: 128 * 1024 });
       raw.on('error', (error) => gunzip.destroy(error));
       gunzip.on('error', () => raw.destroy());
       return { compression, stream: raw.pipe(gunzip) };
     }
     case 'zstd':
+      return { compression, stream: Readable.from(zstdDecompress(raw, what), { objectMode: false }) };
     case 'bzip2':
     case 'xz':
       await iterator.return?.();
       throw invalidArgument(
-        `${what} is compressed with ${compression}, which is not supported yet (use gzip or no compression)`,
+        `${what} is compressed with ${compression}, which is not supported yet (use gzip, zstd or no compression)`,
       );
   }
 }

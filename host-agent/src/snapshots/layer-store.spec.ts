@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -101,10 +102,25 @@ describe(LayerStore.name, () => {
     });
   });
 
-  it('refuses a zstd layer with a clear message', async () => {
+  it('unpacks a zstd layer', async () => {
+    // A tar holding hello.txt ("zstd!"), through `zstd -19`.
+    const zst = Buffer.from(
+      '28b52ffd6400273d020032430b11b0eb67140272f2c3a294a20de03ea04b010e685df4ef76d63dfbc09a6af2c62429395cee4cbd17ae606b2515092050b70ef7852f73a8f33c67351f0b0e1814c06e525dbac47f1e',
+      'hex',
+    );
+    const { digest } = await content.write(zst);
+    const record = await layers.unpack({
+      blob: digest,
+      diffId: 'sha256:59d386114599ed10f9da43e2a009060e79fba6ff689c8e1d3fa2a0b48e50bead',
+    });
+    expect(record.blob.compression).toBe('zstd');
+    expect(readFileSync(join(layers.diffDirectory(record.chainId), 'hello.txt'), 'utf8')).toBe('zstd!');
+  });
+
+  it('refuses a broken zstd layer with a clear message', async () => {
     const { digest } = await content.write(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
     await expect(layers.unpack({ blob: digest, what: 'layer 1 of x' })).rejects.toThrow(
-      'layer 1 of x is compressed with zstd, which is not supported yet',
+      'cannot unpack layer 1 of x: layer 1 of x is a truncated zstd stream',
     );
   });
 
@@ -143,5 +159,51 @@ describe(LayerStore.name, () => {
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk));
     expect(sha256Digest(Buffer.concat(chunks))).toBe(record.diffId);
+  });
+
+  describe('staging (pulls unpack while they download)', () => {
+    it('stages layers in any order and commits them bottom first under their chain ids', async () => {
+      const base = await layerTar('a', '1');
+      const top = await layerTar('b', '2');
+      const stagedTop = await layers.stage(Readable.from([top]), { diffId: sha256Digest(top) });
+      const stagedBase = await layers.stage(Readable.from([base]), { diffId: sha256Digest(base) });
+      expect(await layers.list()).toEqual([]);
+      const baseBlob = await content.write(base);
+      const topBlob = await content.write(top);
+      const first = await layers.commit(stagedBase, {
+        blob: { digest: baseBlob.digest, size: base.length, compression: 'none' },
+      });
+      const second = await layers.commit(stagedTop, {
+        parent: first.chainId,
+        blob: { digest: topBlob.digest, size: top.length, compression: 'none' },
+      });
+      expect(second.chainId).toBe(chainIds([sha256Digest(base), sha256Digest(top)])[1]);
+      expect(readFileSync(join(layers.diffDirectory(second.chainId), 'b'), 'utf8')).toBe('2');
+      expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    });
+
+    it('refuses a stream whose diff id is not the expected one and leaves nothing', async () => {
+      const tar = await layerTar('a', '1');
+      await expect(
+        layers.stage(Readable.from([tar]), { diffId: sha256Digest('other'), what: 'layer 1 of app' }),
+      ).rejects.toThrow('diff id mismatch for layer 1 of app');
+      expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    });
+
+    it('will not commit a layer whose parent or blob is missing', async () => {
+      const tar = await layerTar('a', '1');
+      const staged = await layers.stage(Readable.from([tar]), {});
+      await expect(
+        layers.commit(staged, {
+          parent: sha256Digest('nope'),
+          blob: { digest: sha256Digest(tar), size: tar.length, compression: 'none' },
+        }),
+      ).rejects.toThrow('its parent layer');
+      expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+      const again = await layers.stage(Readable.from([tar]), {});
+      await expect(
+        layers.commit(again, { blob: { digest: sha256Digest(tar), size: tar.length, compression: 'none' } }),
+      ).rejects.toThrow('its blob');
+    });
   });
 });

@@ -57,6 +57,26 @@ export interface LayerStoreOptions {
   ids?: IdMap;
 }
 
+/** A layer unpacked into tmp/ by `stage`, not yet a layer of the store (see `commit`). */
+export interface StagedLayer {
+  readonly diffId: Digest;
+  /** Bytes of the files in the layer. */
+  readonly size: number;
+  /** Length of the uncompressed tar. */
+  readonly diffSize: number;
+  /** The staging directory; `commit` moves it, `discard` removes it. */
+  readonly directory: string;
+}
+
+export interface CommitRequest {
+  /** Chain id of the layer below. */
+  parent?: Digest;
+  /** The blob the layer came from, already in the content store. */
+  blob: { digest: Digest; size: number; compression: Compression };
+  /** The caller synced the filesystem after staging (see `syncStaging`); skip the syncfs. */
+  synced?: boolean;
+}
+
 const SHORT_LINK_LENGTH = 16;
 
 export class LayerStore {
@@ -198,6 +218,86 @@ export class LayerStore {
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Unpacks an uncompressed layer tar as it streams (a pull feeds it while downloading) into a
+   * directory under tmp/, with the store's options (device nodes, id remapping), and checks its
+   * diff id. Nothing is visible as a layer until `commit`; on failure nothing is left.
+   */
+  async stage(tar: AsyncIterable<Uint8Array>, request: { diffId?: Digest; what?: string }): Promise<StagedLayer> {
+    const what = request.what ?? 'layer';
+    const directory = join(this.temporaryDirectory, `layer-${randomBytes(8).toString('hex')}`);
+    await ensureDirectory(directory, 0o711);
+    try {
+      const result = await extractTar(tar, join(directory, 'diff'), {
+        sys: this.sys,
+        whiteouts: true,
+        allowDevices: this.options.allowDevices ?? false,
+        ...(this.options.ids ? { ids: this.options.ids } : {}),
+      }).catch((error: unknown) => {
+        throw inputError(`cannot unpack ${what}`, error);
+      });
+      if (request.diffId !== undefined && result.digest !== request.diffId) {
+        throw invalidArgument(
+          `diff id mismatch for ${what}: the image expects ${request.diffId}, the layer is ${result.digest}`,
+        );
+      }
+      return { diffId: result.digest, size: result.size, diffSize: result.tarSize, directory };
+    } catch (error) {
+      await rm(directory, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Flushes staged layers to disk at once (one syncfs for many commits). */
+  syncStaging(): void {
+    this.sys.syncfs(this.temporaryDirectory);
+  }
+
+  /**
+   * Makes a staged layer the layer on `parent`. A layer with the same chain id that is there
+   * already wins, and the staged copy is removed.
+   */
+  async commit(staged: StagedLayer, request: CommitRequest): Promise<LayerRecord> {
+    try {
+      if (request.parent !== undefined && (await this.get(request.parent)) === undefined) {
+        throw notFound(`cannot add layer ${staged.diffId}: its parent layer ${request.parent} is missing`);
+      }
+      if ((await this.content.size(request.blob.digest)) !== request.blob.size) {
+        throw notFound(`cannot add layer ${staged.diffId}: its blob ${request.blob.digest} is missing`);
+      }
+      const chainId = chainIdOf(request.parent, staged.diffId);
+      const existing = await this.get(chainId);
+      if (existing !== undefined) return existing;
+      const record: LayerRecord = {
+        chainId,
+        diffId: staged.diffId,
+        ...(request.parent === undefined ? {} : { parent: request.parent }),
+        size: staged.size,
+        blob: request.blob,
+        diffSize: staged.diffSize,
+        createdAt: new Date().toISOString(),
+      };
+      await writeFile(join(staged.directory, 'layer.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+      if (request.synced !== true) this.sys.syncfs(staged.directory);
+      try {
+        await rename(staged.directory, this.layerDirectory(chainId));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return await this.require(chainId);
+        throw error;
+      }
+      await this.ensureShortLink(chainId);
+      return record;
+    } finally {
+      await rm(staged.directory, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes a staged layer that will not be committed. */
+  async discard(staged: StagedLayer): Promise<void> {
+    await rm(staged.directory, { recursive: true, force: true });
   }
 
   private async verifyDiffId(blob: Digest, diffId: Digest, what: string): Promise<void> {

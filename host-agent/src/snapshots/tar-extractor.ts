@@ -94,6 +94,9 @@ class Extraction {
     const hash = createHash('sha256');
     const counter = { bytes: 0 };
     const feeding = feed(source, extract, hash, counter);
+    // A source that fails while an entry is being written rejects `feeding` before anything
+    // awaits it: mark it handled now (it is still awaited, and its error still thrown, below).
+    feeding.catch(() => undefined);
     try {
       for await (const entry of extract) {
         await this.apply(entry.header as TarEntryHeader, entry as AsyncIterable<Uint8Array>);
