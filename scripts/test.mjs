@@ -29,6 +29,10 @@ try {
     'libc6-dev',
     'chromium',
     'busybox-static',
+    // The registry tests: a real registry, an independent client, zstd layers.
+    'docker-registry',
+    'skopeo',
+    'zstd',
     ...(hasCommand('docker') ? [] : ['docker.io']),
   ]);
   build();

@@ -25,6 +25,7 @@ import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
 import { registerNetworkHandlers } from './network-handlers.js';
+import { registerRegistryHandlers } from './registry-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 
 export interface EngineOptions {
@@ -65,6 +66,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     isImageInUse: (imageId) => late.containers?.imageUser(imageId),
   });
   registerImageHandlers(router, images, events);
+  registerRegistryHandlers(router, images, events, { configPath: join(options.root, 'registries.json') });
 
   const volumes = await VolumeStore.open({
     root,

@@ -1,11 +1,15 @@
 import { pipeline } from 'node:stream/promises';
-import type { EngineRouter } from '../engine-api/engine-router.js';
-import { invalidArgument, notFound } from '../engine-error.js';
+import type { EngineHandler, EngineRouter } from '../engine-api/engine-router.js';
+import { invalidArgument } from '../engine-error.js';
 import { errorMessage } from '../error-message.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 
-/** `docker images`, `image inspect`, `history`, `tag`, `rmi`, `load`, `save`, `import`, `image prune`. */
+/**
+ * `docker images`, `image inspect`, `history`, `tag`, `rmi`, `load`, `save`, `image prune`.
+ * `POST /images/create` (pull or import) is registered by registry-handlers.ts, which hands an
+ * import to `importImageHandler`.
+ */
 export function registerImageHandlers(router: EngineRouter, images: ImageService, events: EventBus): void {
   router.handle('GET /images/json', async (request, reply) => {
     reply.json(
@@ -93,16 +97,12 @@ export function registerImageHandlers(router: EngineRouter, images: ImageService
     const archive = await images.save([request.params.name]);
     await pipeline(archive, reply.stream(200, 'application/x-tar'));
   });
+}
 
-  router.handle('POST /images/create', async (request, reply) => {
+/** `docker import` (`POST /images/create?fromSrc=-`): the body is a root filesystem tar. */
+export function importImageHandler(images: ImageService, events: EventBus): EngineHandler<'POST /images/create'> {
+  return async (request, reply) => {
     const fromSrc = request.query.string('fromSrc');
-    const fromImage = request.query.string('fromImage');
-    if (fromImage) {
-      throw notFound(
-        `No such image: ${fromImage}${request.query.string('tag') ? `:${request.query.string('tag')}` : ''} ` +
-          '(pulling from a registry is not available yet: docker load the image instead)',
-      );
-    }
     if (fromSrc !== '-')
       throw invalidArgument('fromSrc must be "-": import reads the rootfs tar from the request body');
     const writer = reply.jsonLines();
@@ -124,5 +124,5 @@ export function registerImageHandlers(router: EngineRouter, images: ImageService
     } catch (error) {
       writer.offer({ errorDetail: { message: errorMessage(error) }, error: errorMessage(error) });
     }
-  });
+  };
 }
