@@ -12,6 +12,8 @@ Runs the benchmarks in test/bench and writes their tables to test/bench/results/
                 agent and PostgreSQL on this machine (DATABASE_URL when set, else an embedded one)
   engine speed  \`docker run --rm\` through the built agent against dockerd, podman, runc and crun
                 (Debian's packages, installed when missing; each run privately, then stopped)
+  registry pull \`docker pull\` of a generated 200 MB image from Debian's docker-registry on 127.0.0.1:
+                the built agent against dockerd and \`skopeo copy\` to a directory
 Needs root: the engines run real containers. Takes a few minutes; a quiet machine gives steadier
 numbers. SKIFF_BENCH_RUNS=<n> shortens the engine benchmark (below 30 it records nothing).
 Run one benchmark with its file: npm run bench -- test/bench/engine-speed.bench.ts
@@ -37,7 +39,17 @@ try {
   // As for npm test: gcc builds the agent's helper, busybox makes the test image, docker loads it.
   // Then the engine benchmark's peers: docker.io brings dockerd, containerd and (when there is none)
   // a docker CLI. The benchmark starts its own private daemons; it never uses the host's services.
-  ensureDebianPackages(['gcc', 'libc6-dev', 'busybox-static', 'docker.io', 'podman', 'runc', 'crun']);
+  ensureDebianPackages([
+    'gcc',
+    'libc6-dev',
+    'busybox-static',
+    'docker.io',
+    'podman',
+    'runc',
+    'crun',
+    'docker-registry',
+    'skopeo',
+  ]);
   build();
   const startedAt = Date.now();
   say('running the benchmarks (a few minutes)');
