@@ -68,7 +68,14 @@ export default tseslint.config(
   },
   {
     // Plain Node scripts and test code: checked for mistakes, not held to the layer rules.
-    files: ['scripts/**/*.mjs', 'eslint.config.js', 'host-agent/bin/**', 'server/bin/**', 'host-agent/scripts/**'],
+    files: [
+      'scripts/**/*.mjs',
+      'eslint.config.js',
+      'host-agent/bin/**',
+      'server/bin/**',
+      'host-agent/scripts/**',
+      'deploy/**/*.mjs',
+    ],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,

@@ -33,6 +33,9 @@ try {
     'docker-registry',
     'skopeo',
     'zstd',
+    // The fleet provisioning tests: real OpenSSH servers as fleet hosts in network namespaces, and sudo there.
+    'openssh-server',
+    'sudo',
     ...(hasCommand('docker') ? [] : ['docker.io']),
   ]);
   build();

@@ -19,6 +19,7 @@ import { GrantController } from './controllers/grant.controller.js';
 import { HostGroupController } from './controllers/host-group.controller.js';
 import { MeController } from './controllers/me.controller.js';
 import { PermissionController } from './controllers/permission.controller.js';
+import { ProvisioningController, ProvisioningDownloadController } from './controllers/provisioning.controller.js';
 import { RoleController } from './controllers/role.controller.js';
 import { TeamController } from './controllers/team.controller.js';
 import { UserController } from './controllers/user.controller.js';
@@ -41,6 +42,9 @@ import { GrantRepository } from './repositories/grant.repository.js';
 import { HostGroupRepository } from './repositories/host-group.repository.js';
 import { RoleRepository } from './repositories/role.repository.js';
 import { ServerKeyRepository } from './repositories/server-key.repository.js';
+import { AgentBundleRepository } from './repositories/agent-bundle.repository.js';
+import { ProvisioningRepository } from './repositories/provisioning.repository.js';
+import { SshRepository } from './repositories/ssh.repository.js';
 import { TeamRepository } from './repositories/team.repository.js';
 import { ApiTokenService } from './services/api-token.service.js';
 import { AuditService } from './services/audit.service.js';
@@ -61,6 +65,7 @@ import { AccountService } from './services/account.service.js';
 import { GrantService } from './services/grant.service.js';
 import { HostGroupService } from './services/host-group.service.js';
 import { LastUserManagerService } from './services/last-user-manager.service.js';
+import { ProvisioningService } from './services/provisioning.service.js';
 import { RoleService } from './services/role.service.js';
 import { SecretBoxService } from './services/secret-box.service.js';
 import { TeamService } from './services/team.service.js';
@@ -82,6 +87,9 @@ const repositories = [
   RoleRepository,
   ServerKeyRepository,
   TeamRepository,
+  AgentBundleRepository,
+  ProvisioningRepository,
+  SshRepository,
 ];
 
 const services = [
@@ -104,6 +112,7 @@ const services = [
   GrantService,
   HostGroupService,
   LastUserManagerService,
+  ProvisioningService,
   RoleService,
   SecretBoxService,
   TeamService,
@@ -131,6 +140,8 @@ export class AppModule {
         HostGroupController,
         MeController,
         PermissionController,
+        ProvisioningController,
+        ProvisioningDownloadController,
         RoleController,
         TeamController,
         UserController,

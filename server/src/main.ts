@@ -37,8 +37,9 @@ Environment:
   SKIFF_ADMIN_PASSWORD      password of the admin account made on the first start (else generated and printed)
   SKIFF_SESSION_HOURS       how long a console session lasts (default 12)
   SKIFF_SECURE_COOKIES      "true" behind HTTPS
-  SKIFF_SECRET_KEY          32 bytes in base64 that seal secrets in the database (TOTP); unset: SKIFF_DATA/server.key,
-                            made on first use
+  SKIFF_SECRET_KEY          32 bytes in base64 that seal secrets in the database (TOTP, kept SSH logins); unset:
+                            SKIFF_DATA/server.key, made on first use
+  SKIFF_PROVISION_ONLINE_SECONDS  how long an install over SSH waits for the agent to come online (default 90)
   SKIFF_WEB_DIR             the built console (default web/dist/browser)
 `;
 

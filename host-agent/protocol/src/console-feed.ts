@@ -1,6 +1,7 @@
 import type { ErrorBody } from './error-kind.js';
 import type { HostSummary } from './host.js';
 import type { EngineCallHead, StreamFrameEvents } from './link-streams.js';
+import type { ProvisioningJobSummary } from './provisioning.js';
 
 /** The Socket.IO namespace browsers subscribe to for live updates. */
 export const CONSOLE_NAMESPACE = '/console';
@@ -15,6 +16,8 @@ export interface ConsoleEvents extends StreamFrameEvents {
   'host.removed': (event: { id: string }) => void;
   /** One Docker event of a visible host, while the console is subscribed to the fleet feed. */
   'fleet.event': (event: FleetEvent) => void;
+  /** A provisioning job changed (a step started, printed or ended); to consoles with host.manage on every host. */
+  'provisioning.job': (job: ProvisioningJobSummary) => void;
 }
 
 /** A console asks the server to make an Engine API call on a host for it. */

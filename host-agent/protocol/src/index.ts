@@ -6,3 +6,4 @@ export * from './signing.js';
 export * from './engine-routes.js';
 export * from './permissions.js';
 export * from './link-streams.js';
+export * from './provisioning.js';

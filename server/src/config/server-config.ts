@@ -15,10 +15,12 @@ export interface ServerConfig {
   /** Mark cookies Secure (behind HTTPS). */
   secureCookies: boolean;
   /**
-   * The key that seals secrets kept in the database (TOTP secrets), from SKIFF_SECRET_KEY; when
+   * The key that seals secrets kept in the database (TOTP secrets, kept SSH credentials), from SKIFF_SECRET_KEY; when
    * unset, `<dataDir>/server.key` is used, and made on first use.
    */
   secretKey: Buffer | undefined;
+  /** How long an install or upgrade over SSH waits for its agent to come online (SKIFF_PROVISION_ONLINE_SECONDS). */
+  provisionOnlineTimeoutMs: number;
 }
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,6 +36,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     sessionTtlMs: parseHours(env.SKIFF_SESSION_HOURS ?? '12') * 3_600_000,
     secureCookies: env.SKIFF_SECURE_COOKIES === 'true',
     secretKey: env.SKIFF_SECRET_KEY ? parseSecretKey(env.SKIFF_SECRET_KEY) : undefined,
+    provisionOnlineTimeoutMs:
+      parseSeconds('SKIFF_PROVISION_ONLINE_SECONDS', env.SKIFF_PROVISION_ONLINE_SECONDS ?? '90') * 1000,
   };
 }
 
@@ -55,6 +59,13 @@ function parseHours(value: string): number {
     throw new Error(`SKIFF_SESSION_HOURS must be a positive number of hours, not "${value}"`);
   }
   return hours;
+}
+
+function parseSeconds(name: string, value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1)
+    throw new Error(`${name} must be a whole number of seconds, not "${value}"`);
+  return seconds;
 }
 
 function parseSecretKey(value: string): Buffer {

@@ -4,6 +4,8 @@ import { GrantEntity } from './grant.entity.js';
 import { HostGroupEntity } from './host-group.entity.js';
 import { HostEntity } from './host.entity.js';
 import { JoinTokenEntity } from './join-token.entity.js';
+import { ProvisioningJobEntity } from './provisioning-job.entity.js';
+import { ProvisioningTargetEntity } from './provisioning-target.entity.js';
 import { RoleEntity } from './role.entity.js';
 import { SessionEntity } from './session.entity.js';
 import { TeamMemberEntity } from './team-member.entity.js';
@@ -22,4 +24,6 @@ export const entities = [
   TeamMemberEntity,
   HostGroupEntity,
   GrantEntity,
+  ProvisioningTargetEntity,
+  ProvisioningJobEntity,
 ];

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ConsoleClientEvents, ConsoleEvents, HostSummary } from '@skiff/protocol';
+import type { ConsoleClientEvents, ConsoleEvents, HostSummary, ProvisioningJobSummary } from '@skiff/protocol';
 import type { Namespace } from 'socket.io';
 import type { Access } from '../services/access.js';
 import type { Actor } from '../services/actor.js';
@@ -25,6 +25,14 @@ export class ConsoleFeedRepository {
     for (const socket of this.namespace?.sockets.values() ?? []) {
       const { access } = socket.data as ConsoleSocketData;
       if (access?.allows('host.view', host)) socket.emit('host.updated', host);
+    }
+  }
+
+  /** A provisioning job changed: to the consoles that may provision (host.manage on every host). */
+  provisioningJob(job: ProvisioningJobSummary): void {
+    for (const socket of this.namespace?.sockets.values() ?? []) {
+      const { access } = socket.data as ConsoleSocketData;
+      if (access?.allowsGlobally('host.manage')) socket.emit('provisioning.job', job);
     }
   }
 

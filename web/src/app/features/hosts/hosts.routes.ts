@@ -7,6 +7,11 @@ export const hostsRoutes: Routes = [
     loadComponent: () => import('./host-list/host-list').then((m) => m.HostList),
   },
   {
+    path: 'install',
+    title: 'Install agents over SSH · Skiff',
+    loadComponent: () => import('./install-wizard/install-wizard').then((m) => m.InstallWizard),
+  },
+  {
     path: ':id',
     title: 'Host · Skiff',
     loadComponent: () => import('./host-detail/host-detail').then((m) => m.HostDetail),

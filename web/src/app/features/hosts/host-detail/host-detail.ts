@@ -19,6 +19,7 @@ import { usageLines } from '../host-usage';
 import { formatTimeAgo } from '../../../shared/format/relative-time';
 import { FleetContainersApi, containerName, type FleetContainer } from '../../containers/fleet-containers';
 import { confirmAction } from '../../people/confirm-dialog';
+import { ProvisionedAgent } from '../provisioned-agent/provisioned-agent';
 import { HostsApi, type HostDetails } from '../hosts-api';
 import { HostsFeed } from '../hosts-feed';
 
@@ -44,6 +45,7 @@ interface LabelRow {
 @Component({
   selector: 'skiff-host-detail',
   imports: [
+    ProvisionedAgent,
     FormsModule,
     RouterLink,
     MatButtonModule,

@@ -1,0 +1,261 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * A private test network: a bridge with a /24 of 10.213.0.0/16 that no other interface on this
+ * machine uses, the machine's end at .1. Fleet hosts hang off it by veth pairs.
+ */
+export interface FleetNetwork {
+  bridge: string;
+  /** e.g. `10.213.57` */
+  prefix: string;
+  /** The machine's address on the bridge: where the server listens for the fleet. */
+  gateway: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A "fleet host": sshd with its own host key in its own network namespace (an address on the
+ * test bridge) and its own mount namespace, chrooted into a root of its own: /usr is the
+ * machine's (read-only), /etc an overlay on the machine's (so installs write only into the
+ * host's copy), and /opt, /var, /tmp, /root and /run private (a tmpfs). No systemd runs there, so
+ * installs take the supervised-process path. What a host's processes see of its files is at
+ * `/proc/<sshd pid>/root` (`path()`).
+ */
+export interface FleetHost {
+  name: string;
+  address: string;
+  netns: string;
+  /** The password of root and of SUDO_USER_NAME. */
+  rootPassword: string;
+  /** The host key's fingerprint as ssh-keygen -l prints it (SHA256:…). */
+  fingerprint(): Promise<string>;
+  /** A path inside the host's own root, seen from this machine. */
+  path(inside: string): string;
+  /** Replaces the host key and makes sshd use it (as after a reinstall of the host). */
+  changeHostKey(): Promise<void>;
+  /** The pid of sshd: `nsenter -t <pid> -m -n -r` runs a command on the host. */
+  sshdPid: number;
+  /** The pid of a process of the host (e.g. the agent) from a pidfile inside it, or null. */
+  pidFrom(pidfile: string): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+async function sh(command: string, args: string[]): Promise<string> {
+  return (await run(command, args, { timeout: 30_000 })).stdout;
+}
+
+async function usedPrefixes(): Promise<Set<number>> {
+  const out = await sh('ip', ['-4', '-o', 'addr', 'show']);
+  const used = new Set<number>();
+  for (const match of out.matchAll(/inet 10\.213\.(\d+)\./g)) used.add(Number(match[1]));
+  return used;
+}
+
+export async function createFleetNetwork(): Promise<FleetNetwork> {
+  if (process.getuid?.() !== 0) throw new Error('fleet hosts need root (network and mount namespaces): run as root');
+  const used = await usedPrefixes();
+  let third = randomInt(1, 255);
+  for (let tries = 0; used.has(third) && tries < 300; tries += 1) third = randomInt(1, 255);
+  if (used.has(third)) throw new Error('no free 10.213.x.0/24 test subnet');
+  const prefix = `10.213.${third}`;
+  const bridge = `skfbr${third}`;
+  await sh('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+  try {
+    await sh('ip', ['addr', 'add', `${prefix}.1/24`, 'dev', bridge]);
+    await sh('ip', ['link', 'set', bridge, 'up']);
+  } catch (error) {
+    await sh('ip', ['link', 'del', bridge]).catch(() => undefined);
+    throw error;
+  }
+  return {
+    bridge,
+    prefix,
+    gateway: `${prefix}.1`,
+    close: async () => {
+      await sh('ip', ['link', 'del', bridge]).catch(() => undefined);
+    },
+  };
+}
+
+/** A user on every fleet host who is not root, with the root password, allowed to use sudo (asking it). */
+export const SUDO_USER_NAME = 'deploy';
+
+/** Runs inside the host's new mount namespace (already in its network namespace), then becomes sshd. */
+const HOST_SETUP = `
+set -eu
+R=$1; ADDRESS=$2; PASSWORD_FILE=$3; KEY_DIR=$4; NO_OVERLAY=$5
+mount --make-rprivate /
+mount -t tmpfs -o mode=0755 fleet-root "$R"
+mkdir -p "$R/usr" "$R/.etc-upper" "$R/.etc-work" "$R/etc" "$R/opt" "$R/var/lib" "$R/var/log" "$R/var/tmp" \\
+  "$R/tmp" "$R/root" "$R/home" "$R/run/sshd" "$R/proc" "$R/sys" "$R/dev" "$R/mnt"
+chmod 1777 "$R/tmp" "$R/var/tmp"
+chmod 0700 "$R/root"
+for link in bin lib lib64 sbin; do [ -L "/$link" ] && ln -s "$(readlink "/$link")" "$R/$link"; done
+mount --bind /usr "$R/usr"
+mount -o remount,bind,ro "$R/usr"
+mount -t overlay fleet-etc -o "lowerdir=/etc,upperdir=$R/.etc-upper,workdir=$R/.etc-work" "$R/etc"
+mount -t proc proc "$R/proc"
+mount -t sysfs sysfs "$R/sys"
+mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup"
+mount --rbind /dev "$R/dev"
+if [ "$NO_OVERLAY" = yes ]; then
+  # This host's kernel "has no overlayfs": the file the preflight reads lists every other file system.
+  grep -vw overlay /proc/filesystems >"$R/run/filesystems"
+  mount --bind "$R/run/filesystems" "$R/proc/filesystems"
+fi
+rm -rf "$R/etc/skiff" "$R/etc/systemd/system/skiff-agent.service"
+cp "$KEY_DIR/ssh_host_ed25519_key" "$R/etc/ssh/fleet_host_ed25519_key"
+chmod 0600 "$R/etc/ssh/fleet_host_ed25519_key"
+cat >"$R/etc/ssh/fleet_sshd_config" <<EOF
+ListenAddress $ADDRESS
+Port 22
+HostKey /etc/ssh/fleet_host_ed25519_key
+PermitRootLogin yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+StrictModes no
+PidFile /run/sshd.pid
+Subsystem sftp internal-sftp
+EOF
+printf 'root:%s\\n' "$(cat "$PASSWORD_FILE")" | chroot "$R" chpasswd
+# A user who is not root and may use sudo with its password (the sudo path of provisioning).
+chroot "$R" useradd -m -s /bin/sh ${SUDO_USER_NAME}
+printf '${SUDO_USER_NAME}:%s\\n' "$(cat "$PASSWORD_FILE")" | chroot "$R" chpasswd
+echo '${SUDO_USER_NAME} ALL=(ALL:ALL) ALL' >"$R/etc/sudoers.d/${SUDO_USER_NAME}"
+chmod 0440 "$R/etc/sudoers.d/${SUDO_USER_NAME}"
+exec chroot "$R" /usr/sbin/sshd -D -e -f /etc/ssh/fleet_sshd_config
+`;
+
+export async function startFleetHost(
+  network: FleetNetwork,
+  index: number,
+  options: { noOverlay?: boolean; rootPassword?: string } = {},
+): Promise<FleetHost> {
+  if (!existsSync('/usr/sbin/sshd'))
+    throw new Error("fleet hosts need Debian's openssh-server: apt-get install openssh-server");
+  const third = network.prefix.split('.')[2];
+  const name = `fleet-${third}-${index}`;
+  const netns = `skiff-${name}`;
+  const address = `${network.prefix}.${10 + index}`;
+  const outside = `skfv${third}h${index}`;
+  const base = await mkdtemp(join(tmpdir(), `skiff-${name}-`));
+  const rootDir = join(base, 'root');
+  const keyDir = join(base, 'keys');
+  const rootPassword = options.rootPassword ?? `fleet-${index}-${randomInt(1e9)}`;
+  await mkdir(rootDir);
+  await mkdir(keyDir, { mode: 0o700 });
+  await writeFile(join(base, 'password'), rootPassword, { mode: 0o600 });
+  await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(keyDir, 'ssh_host_ed25519_key')]);
+
+  await sh('ip', ['netns', 'add', netns]);
+  let sshd: ChildProcess | undefined;
+  let output = '';
+  const teardown = async () => {
+    // Every process of the host: those in its network namespace (sshd, the agent, its shims) and
+    // those in its mount namespace.
+    const pids = new Set<number>();
+    const netPids = await sh('ip', ['netns', 'pids', netns]).catch(() => '');
+    for (const pid of netPids.split('\n').filter(Boolean)) pids.add(Number(pid));
+    const mountNs = sshd?.pid ? await readlink(`/proc/${sshd.pid}/ns/mnt`).catch(() => null) : null;
+    if (mountNs) {
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        if ((await readlink(`/proc/${entry}/ns/mnt`).catch(() => null)) === mountNs) pids.add(Number(entry));
+      }
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sh('ip', ['netns', 'del', netns]).catch(() => undefined);
+    await sh('ip', ['link', 'del', outside]).catch(() => undefined);
+    await rm(base, { recursive: true, force: true }).catch(() => undefined);
+  };
+  try {
+    await sh('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await sh('ip', ['link', 'set', outside, 'master', network.bridge, 'up']);
+    await sh('ip', ['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await sh('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+    await sh('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    await sh('ip', ['-n', netns, 'route', 'add', 'default', 'via', network.gateway]);
+
+    sshd = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${netns}`,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        HOST_SETUP,
+        'fleet-host',
+        rootDir,
+        address,
+        join(base, 'password'),
+        keyDir,
+        options.noOverlay ? 'yes' : 'no',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    sshd.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    sshd.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (sshd.exitCode !== null) throw new Error(`sshd of ${name} exited: ${output}`);
+      const listening = await sh('ip', ['netns', 'exec', netns, 'ss', '-ltn']).catch(() => '');
+      if (listening.includes(`${address}:22`)) break;
+      if (Date.now() > deadline) throw new Error(`sshd of ${name} did not listen on ${address}:22: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  const sshdPid = sshd.pid as number;
+  // The pid of sshd itself: nsenter and unshare exec, and the setup script ends in exec.
+  const path = (inside: string) => `/proc/${sshdPid}/root${inside}`;
+  return {
+    name,
+    address,
+    netns,
+    rootPassword,
+    sshdPid,
+    path,
+    fingerprint: async () => {
+      const printed = await sh('ssh-keygen', ['-l', '-E', 'sha256', '-f', path('/etc/ssh/fleet_host_ed25519_key')]);
+      return printed.split(' ')[1] ?? '';
+    },
+    changeHostKey: async () => {
+      const fresh = join(base, 'keys', 'fresh_key');
+      await rm(fresh, { force: true });
+      await rm(`${fresh}.pub`, { force: true });
+      await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}-reinstalled`, '-f', fresh]);
+      await writeFile(path('/etc/ssh/fleet_host_ed25519_key'), await readFile(fresh), { mode: 0o600 });
+      // SIGHUP: sshd re-executes itself and reads its host keys again.
+      process.kill(sshdPid, 'SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    },
+    pidFrom: async (pidfile) => {
+      const text = await readFile(path(pidfile), 'utf8').catch(() => '');
+      const pid = Number(text.trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    },
+    close: teardown,
+  };
+}
