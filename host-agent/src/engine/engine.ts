@@ -21,6 +21,7 @@ import type { IdMap } from '../userns/id-map.js';
 import { SystemRemapHost } from '../userns/system-remap-host.js';
 import { parseRemapSpec, resolveRemap } from '../userns/userns-remap.js';
 import { registerArchiveHandlers } from './archive-handlers.js';
+import { registerBuildHandlers } from './build-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
 import { registerImageHandlers } from './image-handlers.js';
@@ -94,6 +95,15 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
   registerArchiveHandlers(router, containers, images, new ContainerArchive({ sys, ...(ids ? { ids } : {}) }));
+  await registerBuildHandlers(router, {
+    images,
+    containers,
+    events,
+    sys,
+    root,
+    registryConfig: join(options.root, 'registries.json'),
+    ...(ids ? { ids } : {}),
+  });
   registerNetworkHandlers(router, containers);
   const execs = new ExecService(containers, cgroups, shimPath);
   registerExecHandlers(router, execs, containers, events);

@@ -842,4 +842,64 @@ describe(ImageService.name, () => {
       expect(sys.calls.filter((call) => call.call === 'mount')).toEqual([]);
     });
   });
+
+  describe('addBuiltImage', () => {
+    const stepConfig = (parent: TestImage, createdBy: string) => (diffId: Digest | undefined) => ({
+      ...JSON.parse(parent.config.toString()),
+      created: '2024-06-01T00:00:00Z',
+      rootfs: { type: 'layers', diff_ids: [...parent.diffIds, ...(diffId ? [diffId] : [])] },
+      history: [
+        ...(JSON.parse(parent.config.toString()) as { history: object[] }).history,
+        { created: '2024-06-01T00:00:00Z', created_by: createdBy, ...(diffId ? {} : { empty_layer: true }) },
+      ],
+    });
+
+    it('stacks a build step on its parent image, with its layer, and shows the parent in the history', async () => {
+      await load(await dockerSave([{ image: busybox, tags: ['busybox:latest'] }]));
+      const layer = await tarBuffer([file('app/out.txt', 'built')]);
+      const step = await images.addBuiltImage({
+        parent: busybox.id,
+        layer: () => chunked(layer),
+        config: stepConfig(busybox, 'RUN make'),
+      });
+      expect(step.record.parent).toBe(busybox.id);
+      expect(step.chainIds.slice(0, 2)).toEqual(images.resolve('busybox').chainIds);
+      expect(readFileSync(join(images.layers.diffDirectory(step.chainIds[2]), 'app/out.txt'), 'utf8')).toBe('built');
+      const history = await images.history(step.id);
+      expect(history.map((row) => [row.Id, row.CreatedBy])).toEqual([
+        [step.id, 'RUN make'],
+        [busybox.id, 'step 2'],
+        ['<missing>', 'step 1'],
+      ]);
+    });
+
+    it('keeps an image a build holds from rmi and prune until it is released', async () => {
+      await load(await dockerSave([{ image: busybox, tags: null }]));
+      const release = images.hold(busybox.id);
+      await expect(images.remove(busybox.id, { force: true })).rejects.toThrow(/being used/);
+      expect((await images.prune()).ImagesDeleted).toEqual([]);
+      release();
+      release();
+      expect((await images.prune()).ImagesDeleted).toContainEqual({ Deleted: busybox.id });
+    });
+
+    it('adds no layer for a metadata-only step', async () => {
+      await load(await dockerSave([{ image: busybox, tags: ['busybox:latest'] }]));
+      const step = await images.addBuiltImage({ parent: busybox.id, config: stepConfig(busybox, 'ENV A=b') });
+      expect(step.chainIds).toEqual(images.resolve('busybox').chainIds);
+      expect(step.config.history?.at(-1)).toMatchObject({ created_by: 'ENV A=b', empty_layer: true });
+    });
+
+    it('leaves no layer and no blob behind when the step cannot be recorded', async () => {
+      await load(await dockerSave([{ image: busybox, tags: ['busybox:latest'] }]));
+      const before = { blobs: blobs(), layers: (await images.layers.list()).length };
+      const layer = await tarBuffer([file('app/out.txt', 'built')]);
+      await expect(
+        images.addBuiltImage({ parent: busybox.id, layer: () => chunked(layer), config: () => ({ rootfs: {} }) }),
+      ).rejects.toThrow(/rootfs/);
+      expect(blobs()).toEqual(before.blobs);
+      expect((await images.layers.list()).length).toBe(before.layers);
+      expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    });
+  });
 });

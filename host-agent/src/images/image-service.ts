@@ -171,6 +171,20 @@ export interface PulledImage {
   onLayer?: (index: number) => void;
 }
 
+/** One step of a build, for `addBuiltImage`. */
+export interface BuiltStep {
+  /** The image the step ran on; none for the first step after `FROM scratch`. */
+  parent?: Digest;
+  /** The step's changes as an uncompressed layer tar; none for a step that changed no file. */
+  layer?: () => AsyncIterable<Uint8Array>;
+  /** The new image's config, given the diff id of the new layer (undefined when there is none). */
+  config: (diffId: Digest | undefined) => unknown;
+  /** Names the step in errors. */
+  what?: string;
+  /** Holds the new image (see `hold`) before any other change to the image set can run. */
+  hold?: (release: () => void) => void;
+}
+
 export interface PruneResult {
   ImagesDeleted: ImageDeleteItem[];
   SpaceReclaimed: number;
@@ -186,6 +200,8 @@ export class ImageService {
   private readonly platform: Platform;
   private readonly now: () => Date;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Images held by running builds, with how many holds each. */
+  private readonly holds = new Map<Digest, number>();
 
   private constructor(private readonly options: ImageServiceOptions) {
     this.content = new ContentStore(options.root);
@@ -301,7 +317,17 @@ export class ImageService {
     const sizes = await Promise.all(
       record.chainIds.map(async (chainId) => (await this.layers.get(chainId))?.size ?? 0),
     );
-    return historyView(record, config, sizes, this.names(id).repoTags);
+    const rows = historyView(record, config, sizes, this.names(id).repoTags);
+    // Images it was built on here (each build step is one) stand in for their rows, as in dockerd.
+    if (rows.length === (config.history ?? []).length) {
+      for (let parent = record.parent; parent !== undefined; parent = this.store.get(parent)?.parent) {
+        if (this.store.get(parent) === undefined) break;
+        const index = rows.length - (this.store.config(parent).history ?? []).length;
+        if (index <= 0 || index >= rows.length) break;
+        rows[index] = { ...rows[index], Id: parent, Tags: this.names(parent).repoTags };
+      }
+    }
+    return rows;
   }
 
   async list(options: ListOptions = {}): Promise<ImageSummary[]> {
@@ -449,7 +475,25 @@ export class ImageService {
     return this.store.list().some((record) => record.parent === id);
   }
 
+  /**
+   * Keeps an image (and so its layers) from removal and prune until `release` is called: a build
+   * holds the images it stands on and mounts, which no container uses yet.
+   */
+  hold(id: Digest): () => void {
+    this.holds.set(id, (this.holds.get(id) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.holds.get(id) ?? 1) - 1;
+      if (left > 0) this.holds.set(id, left);
+      else this.holds.delete(id);
+    };
+  }
+
   private async userOf(id: Digest): Promise<ImageUser | undefined> {
+    // Held by a build: as good as a running container, so not even a forced removal takes it.
+    if (this.holds.has(id)) return { containerId: '', running: true };
     const answer = await this.options.isImageInUse?.(id);
     if (answer === undefined || answer === false) return undefined;
     if (answer === true) return { containerId: '', running: false };
@@ -713,6 +757,74 @@ export class ImageService {
         await discardStaged();
         await this.collectGarbage({ layers: made.reverse() });
         throw error;
+      }
+    });
+  }
+
+  /**
+   * Records one step of a build: the image `parent` (none on `FROM scratch`) plus, when the step
+   * changed files, one layer from `step.layer` (an uncompressed layer tar), with the config
+   * `step.config` makes for the new layer's diff id. The layer is written and unpacked before the
+   * image-set queue is entered; on failure nothing of it is left.
+   */
+  async addBuiltImage(step: BuiltStep): Promise<ResolvedImage> {
+    let blob: { digest: Digest; size: number; created: boolean } | undefined;
+    let staged: StagedLayer | undefined;
+    const what = step.what ?? 'the build step';
+    try {
+      if (step.layer !== undefined) {
+        blob = await this.content.write(step.layer(), { what: `the layer of ${what}` });
+        staged = await this.layers.stage(await this.content.openRead(blob.digest), { what: `the layer of ${what}` });
+      }
+    } catch (error) {
+      if (blob?.created) await this.discardBlobs([blob.digest]);
+      throw error;
+    }
+    return this.serially(async () => {
+      const made: Digest[] = [];
+      try {
+        const parent = step.parent === undefined ? undefined : this.requireRecord(step.parent);
+        const chainIds = [...(parent?.chainIds ?? [])];
+        let size = parent?.size ?? 0;
+        if (staged !== undefined && blob !== undefined) {
+          const existed = (await this.layers.get(chainOf(chainIds.at(-1), staged.diffId))) !== undefined;
+          const layer = await this.layers.commit(staged, {
+            ...(chainIds.length > 0 ? { parent: chainIds[chainIds.length - 1] } : {}),
+            blob: { digest: blob.digest, size: blob.size, compression: 'none' },
+          });
+          staged = undefined;
+          if (!existed) made.push(layer.chainId);
+          chainIds.push(layer.chainId);
+          size += layer.size;
+        }
+        const layer =
+          chainIds.length > (parent?.chainIds.length ?? 0)
+            ? await this.layers.get(chainIds.at(-1) as Digest)
+            : undefined;
+        const config = parseImageConfig(step.config(layer?.diffId), `config of ${what}`);
+        const bytes = Buffer.from(JSON.stringify(config));
+        const { digest: id } = await this.content.write(bytes, { digest: sha256Digest(bytes) });
+        const existing = this.store.get(id);
+        await this.store.put(
+          {
+            id,
+            chainIds,
+            size,
+            storedAt: existing?.storedAt ?? this.now().toISOString(),
+            ...(existing?.lastTagTime ? { lastTagTime: existing.lastTagTime } : {}),
+            ...(step.parent ? { parent: step.parent } : {}),
+          },
+          config,
+        );
+        step.hold?.(this.hold(id));
+        return this.resolved(id);
+      } catch (error) {
+        if (staged !== undefined) await this.layers.discard(staged);
+        await this.collectGarbage({ layers: made.reverse(), blobs: blob ? [blob.digest] : [] });
+        throw error;
+      } finally {
+        // A layer that was there already keeps its own blob; ours then goes.
+        if (blob !== undefined) await this.collectGarbage({ blobs: [blob.digest] });
       }
     });
   }
