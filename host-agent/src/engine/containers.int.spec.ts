@@ -316,9 +316,14 @@ describe('containers through the docker CLI', () => {
     expect(events.split('\n')).toEqual(['container create', 'container start', 'container die', 'container destroy']);
   });
 
-  it('answers a missing image with No such image', async () => {
-    const result = await dockerAll('create', 'nothere:1');
-    expect(result.stderr).toMatch(/No such image/i);
+  it('answers a missing image with No such image, and a pull that cannot reach Docker Hub says why', async () => {
+    const result = await dockerAll('create', '--pull', 'never', 'nothere:1');
+    expect(result).toMatchObject({ code: 1, stderr: expect.stringMatching(/No such image: nothere:1/i) });
+    // By default the CLI then pulls; this machine has no route to Docker Hub.
+    const pulled = await dockerAll('create', 'nothere:1');
+    expect(pulled.code).not.toBe(0);
+    expect(pulled.stderr).toMatch(/Unable to find image 'nothere:1' locally/);
+    expect(pulled.stderr).toMatch(/registry-1\.docker\.io.*(does not resolve|cannot be reached|nothing listens)/s);
   });
 
   describe('inside a default container', () => {

@@ -104,7 +104,7 @@ export class RegistryHttp {
       outgoing.on('error', (error) => {
         if (request.signal?.aborted === true) reject(aborted(request.signal));
         else if (error instanceof EngineError) reject(error);
-        else reject(new ConnectionError(`${where}: ${errorMessage(error)}`));
+        else reject(new ConnectionError(`${where}: ${errorMessage(error)}${connectionHint(error, request.url)}`));
       });
       if (request.body === undefined) outgoing.end();
       else if (Buffer.isBuffer(request.body)) outgoing.end(request.body);
@@ -120,6 +120,27 @@ export class RegistryHttp {
     this.http.destroy();
     this.https.destroy();
     this.httpsInsecure.destroy();
+  }
+}
+
+/** What to do about the usual reasons a registry cannot be reached. */
+export function connectionHint(error: unknown, url: URL): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return (
+        ` (the name ${url.hostname} does not resolve on this host: check its DNS, or for Docker Hub set a ` +
+        'mirror in "registry-mirrors" of registries.json in the engine\'s root)'
+      );
+    case 'ECONNREFUSED':
+      return ` (nothing listens on ${url.host}: check the registry's address and port)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+      return ` (${url.host} cannot be reached from this host: check its network and firewall)`;
+    default:
+      return '';
   }
 }
 
