@@ -33,6 +33,10 @@ try {
     'docker-registry',
     'skopeo',
     'zstd',
+    // The network tests: docker-compose against the engine's socket, nftables and iproute2 for the bridges.
+    'docker-compose',
+    'nftables',
+    'iproute2',
     // The fleet provisioning tests: real OpenSSH servers as fleet hosts in network namespaces, and sudo there.
     'openssh-server',
     'sudo',

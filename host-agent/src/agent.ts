@@ -22,6 +22,8 @@ export interface AgentOptions {
   name?: string;
   /** `--userns-remap`: `default` or `user[:group]`. */
   usernsRemap?: string;
+  /** `--bridge`, `--bridge-subnet`, `--network-pool`, `--nft-table`. */
+  network?: EngineOptions['network'];
 }
 
 export interface AgentEnvironment {
@@ -57,6 +59,7 @@ export async function runAgent(options: AgentOptions, environment: AgentEnvironm
         version: agentVersion(),
         logger,
         ...(options.usernsRemap === undefined ? {} : { usernsRemap: options.usernsRemap }),
+        ...(options.network === undefined ? {} : { network: options.network }),
       });
     } catch (error) {
       logger.error(`the engine could not start: ${errorMessage(error)}`);

@@ -137,6 +137,21 @@ describe('parseArguments', () => {
     );
   });
 
+  it('takes the bridge, its subnet, the network pool and the nftables table, refusing malformed ones', () => {
+    expect(
+      run(
+        parseArguments(['--bridge', 'br-test', '--bridge-subnet', '10.9.0.0/24'], {
+          SKIFF_NETWORK_POOL: '10.10.0.0/16',
+          SKIFF_NFT_TABLE: 'skiff_t1',
+        }),
+      ).options.network,
+    ).toEqual({ bridgeName: 'br-test', bridgeSubnet: '10.9.0.0/24', pool: '10.10.0.0/16', table: 'skiff_t1' });
+    expect(run(parseArguments([], {})).options.network).toBeUndefined();
+    expect(() => parseArguments(['--bridge', 'a-name-far-too-long'], {})).toThrow(/--bridge must be an interface name/);
+    expect(() => parseArguments([], { SKIFF_NFT_TABLE: 'x; flush ruleset' })).toThrow(/SKIFF_NFT_TABLE must be a name/);
+    expect(() => parseArguments(['--network-pool', '10.0.0.0'], {})).toThrow(/--network-pool must be an IPv4 CIDR/);
+  });
+
   it('refuses a host name with control characters', () => {
     expect(() => parseArguments(['--server', 'https://a.test', '--name', 'web\u00071'], {})).toThrow(
       '--name contains control characters',

@@ -25,6 +25,12 @@ Options:
                       USER's first subordinate id (/etc/subuid, /etc/subgid):
                       "default" (creates the user skiffremap), user or
                       user:group; containers opt out with --userns=host
+  --bridge NAME       the default bridge's interface (default skiff0)
+  --bridge-subnet CIDR  its subnet (default the first of 172.31.0.0/16 down to
+                      172.17.0.0/16 that no route of the host uses)
+  --network-pool CIDR where user networks get their /24 subnets (default
+                      172.24.0.0/14; subnets the host routes are skipped)
+  --nft-table NAME    the engine's own nftables table (default skiff)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
   -h, --help          show this help
   -v, --version       show the agent's version
@@ -32,7 +38,9 @@ Options:
 Environment (a flag wins over its variable):
   SKIFF_SERVER, SKIFF_JOIN_TOKEN, SKIFF_ROOT, SKIFF_ENGINE_SOCKET, SKIFF_HOST_NAME,
   SKIFF_LOG_LEVEL and SKIFF_USERNS_REMAP stand for --server, --join-token, --root,
-  --socket, --name, --log-level and --userns-remap.
+  --socket, --name, --log-level and --userns-remap; SKIFF_BRIDGE, SKIFF_BRIDGE_SUBNET,
+  SKIFF_NETWORK_POOL and SKIFF_NFT_TABLE for --bridge, --bridge-subnet,
+  --network-pool and --nft-table.
 
 Exit status:
   0  stopped by SIGINT or SIGTERM
@@ -63,6 +71,10 @@ const VALUE_OPTIONS = {
   name: 'SKIFF_HOST_NAME',
   'log-level': 'SKIFF_LOG_LEVEL',
   'userns-remap': 'SKIFF_USERNS_REMAP',
+  bridge: 'SKIFF_BRIDGE',
+  'bridge-subnet': 'SKIFF_BRIDGE_SUBNET',
+  'network-pool': 'SKIFF_NETWORK_POOL',
+  'nft-table': 'SKIFF_NFT_TABLE',
 } as const;
 
 type ValueOption = keyof typeof VALUE_OPTIONS;
@@ -112,6 +124,31 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
       );
     }
     options.usernsRemap = remap.value;
+  }
+  const network = {
+    bridgeName: pick('bridge'),
+    bridgeSubnet: pick('bridge-subnet'),
+    pool: pick('network-pool'),
+    table: pick('nft-table'),
+  };
+  if (network.bridgeName && !/^[A-Za-z0-9_.-]{1,15}$/.test(network.bridgeName.value)) {
+    throw new UsageError(`${network.bridgeName.source} must be an interface name of 1 to 15 of A-Z a-z 0-9 _ . -`);
+  }
+  if (network.table && !/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(network.table.value)) {
+    throw new UsageError(`${network.table.source} must be a name of letters, digits and _ (starting with a letter)`);
+  }
+  for (const subnet of [network.bridgeSubnet, network.pool]) {
+    if (subnet && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(subnet.value)) {
+      throw new UsageError(`${subnet.source} must be an IPv4 CIDR such as 172.31.0.0/16`);
+    }
+  }
+  if (network.bridgeName || network.bridgeSubnet || network.pool || network.table) {
+    options.network = {
+      ...(network.bridgeName ? { bridgeName: network.bridgeName.value } : {}),
+      ...(network.bridgeSubnet ? { bridgeSubnet: network.bridgeSubnet.value } : {}),
+      ...(network.pool ? { pool: network.pool.value } : {}),
+      ...(network.table ? { table: network.table.value } : {}),
+    };
   }
   return { kind: 'run', options, logLevel: parseLogLevel(pick('log-level')) };
 }

@@ -297,8 +297,8 @@ describe('engine speed', () => {
           ];
         }),
         notes: [
-          'Networking: loopback only everywhere. Our engine’s default network is a private namespace with loopback; ' +
-            'dockerd runs with `--bridge=none` (and no iptables); podman with `--network none`; the runtimes with ' +
+          'Networking: loopback only everywhere. Our engine and dockerd run `docker run --network none`; ' +
+            'dockerd also has `--bridge=none` (and no iptables); podman runs with `--network none`; the runtimes with ' +
             'runc spec’s default new network namespace.',
           'Storage: ours, dockerd (overlay2) and podman (overlay) each mount a fresh copy-on-write root over the ' +
             'image for every container; runc and crun run on one read-only directory, with no image store at all.',

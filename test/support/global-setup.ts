@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,6 +15,44 @@ declare module 'vitest' {
  * fresh directory under /tmp that the `postgres` user can reach (the checkout may be in a private folder).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const removeNetwork = await agentNetworkForThisRun();
+  const postgres = await startPostgres(project);
+  return async () => {
+    await postgres();
+    await removeNetwork();
+  };
+}
+
+/**
+ * Agents that tests start as processes (live restore, crash, e2e) get a bridge, subnets and an
+ * nftables table of this run's own through SKIFF_BRIDGE & co., so runs side by side never share
+ * one and a run leaves none behind.
+ */
+async function agentNetworkForThisRun(): Promise<() => Promise<void>> {
+  if (process.getuid?.() !== 0 || process.env.SKIFF_BRIDGE) return () => Promise.resolve();
+  const { uniqueNetwork } = await import('./unique-network.js');
+  const network = uniqueNetwork();
+  process.env.SKIFF_BRIDGE = network.bridgeName;
+  process.env.SKIFF_BRIDGE_SUBNET = network.bridgeSubnet;
+  process.env.SKIFF_NETWORK_POOL = network.pool;
+  process.env.SKIFF_NFT_TABLE = network.table;
+  return () => {
+    const quiet = { stdio: 'ignore' } as const;
+    try {
+      execFileSync('ip', ['link', 'del', network.bridgeName], quiet);
+    } catch {
+      // never made
+    }
+    try {
+      execFileSync('nft', ['delete', 'table', 'ip', network.table], quiet);
+    } catch {
+      // never made
+    }
+    return Promise.resolve();
+  };
+}
+
+async function startPostgres(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.DATABASE_URL;
   if (given) {
     const url = new URL(given);

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { type RunningEngine, startEngine } from '../../host-agent/src/engine/engine.js';
 import { createLogger } from '../../host-agent/src/logger.js';
 import { type BusyboxImage, buildBusyboxImage } from './busybox-image.js';
+import { uniqueNetwork } from './unique-network.js';
 
 const run = promisify(execFile);
 
@@ -22,6 +23,8 @@ export class TestEngine {
     public engine: RunningEngine,
     private readonly busybox: BusyboxImage | undefined,
     private readonly usernsRemap: string | undefined,
+    /** This engine's own bridge, subnets and nftables table, so engines side by side never share one. */
+    readonly network: { bridgeName: string; bridgeSubnet: string; pool: string; table: string },
   ) {}
 
   /**
@@ -32,22 +35,29 @@ export class TestEngine {
     if (process.getuid?.() !== 0) throw new Error('the engine tests need root: run them as root (CI does)');
     const root = await mkdtemp(join(tmpdir(), 'skiff-engine-'));
     await chmod(root, 0o711);
-    const engine = await TestEngine.startAt(root, options.usernsRemap);
+    const network = uniqueNetwork();
+    const engine = await TestEngine.startAt(root, options.usernsRemap, network);
     const busybox = options.busybox
       ? await buildBusyboxImage({ format: 'docker-save', tag: 'busybox:latest' })
       : undefined;
-    const started = new TestEngine(root, engine, busybox, options.usernsRemap);
+    const started = new TestEngine(root, engine, busybox, options.usernsRemap, network);
     if (busybox) await started.docker('load', '--input', busybox.archivePath);
     return started;
   }
 
-  private static startAt(root: string, usernsRemap: string | undefined): Promise<RunningEngine> {
+  private static startAt(
+    root: string,
+    usernsRemap: string | undefined,
+    network: TestEngine['network'],
+  ): Promise<RunningEngine> {
     return startEngine({
       root,
       socketPath: join(root, 'docker.sock'),
       version: '0.0.0-test',
       logger: createLogger({ level: 'error', write: () => undefined }),
       ...(usernsRemap === undefined ? {} : { usernsRemap }),
+      // Names the engine does not know go to 127.0.0.1, never to the host's resolvers.
+      network: { ...network, dnsUpstreams: ['127.0.0.1'] },
     });
   }
 
@@ -79,13 +89,16 @@ export class TestEngine {
     await this.engine.close();
     await new Promise((resolve) => setTimeout(resolve, downtimeMs));
     await whileDown?.();
-    this.engine = await TestEngine.startAt(this.root, this.usernsRemap);
+    this.engine = await TestEngine.startAt(this.root, this.usernsRemap, this.network);
   }
 
   /** Removes every container with its anonymous volumes, stops the engine and deletes its root. */
   async close(): Promise<void> {
     const ids = await this.docker('ps', '-aq').catch(() => '');
     if (ids) await this.docker('rm', '-f', '-v', ...ids.split('\n')).catch(() => undefined);
+    const networks = await this.docker('network', 'ls', '--filter', 'type=custom', '-q').catch(() => '');
+    if (networks) await this.docker('network', 'rm', ...networks.split('\n')).catch(() => undefined);
+    await this.engine.removeNetworks().catch(() => undefined);
     await this.engine.close();
     await this.busybox?.cleanup();
     await rm(this.root, { recursive: true, force: true });

@@ -33,6 +33,10 @@ export function filterContainers(
   filters: EngineFilters,
   resolve: (reference: string) => ContainerRecord,
   imageMatches: (reference: string, record: ContainerRecord) => boolean,
+  networksOf: (record: ContainerRecord) => { names: string[]; ids: string[] } = (record) => ({
+    names: [record.request.host.networkMode],
+    ids: [],
+  }),
 ): ContainerRecord[] {
   for (const status of filters.get('status')) {
     if (!STATUSES.includes(status as ContainerStatus)) {
@@ -58,6 +62,10 @@ export function filterContainers(
       any('status', (value) => record.state.status === value) &&
       any('health', (value) => (record.state.health?.Status ?? 'none') === value) &&
       any('ancestor', (value) => imageMatches(value, record)) &&
+      any('network', (value) => {
+        const { names, ids } = networksOf(record);
+        return names.includes(value) || ids.some((id) => id.startsWith(value));
+      }) &&
       any('volume', (value) => record.mounts.some((mount) => mount.Name === value || mount.Destination === value)) &&
       (exited.length === 0 || (record.state.status === 'exited' && exited.includes(record.state.exitCode))) &&
       before.every((created) => record.created < created) &&

@@ -33,6 +33,7 @@ import { restartAfterExit, restartOnEngineStart } from './restart-policy.js';
 import { effectiveArgs, effectiveEnv, type ImageRuntimeConfig, resolveUser } from './process-config.js';
 import { buildShimPlan, type ResolvedMount } from './runtime-plan.js';
 import type { IdMap } from '../userns/id-map.js';
+import type { NetworkService, NetworkedContainer } from '../networks/network-service.js';
 
 export interface ContainerServiceOptions {
   root: string;
@@ -46,6 +47,8 @@ export interface ContainerServiceOptions {
   initPath: string;
   /** `--userns-remap`: every container gets a user namespace with these ids, unless `--userns=host`. */
   ids?: IdMap;
+  /** Bridge networks; without it every container but `--network host` gets a private loopback only. */
+  networks?: NetworkService;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -138,6 +141,8 @@ export class ContainerService {
     const service = new ContainerService(options);
     const { skipped } = await service.store.load();
     await service.repair(skipped);
+    // Endpoints of containers that are gone (an agent stopped between a removal's steps).
+    await options.networks?.retain(new Set(service.store.list().map((record) => record.id)));
     await service.recover();
     return service;
   }
@@ -242,11 +247,18 @@ export class ContainerService {
     const healthcheck = mergeHealthcheck(request.healthcheck, imageConfig.Healthcheck);
     if (healthcheck) record.healthcheck = healthcheck;
     if (imageConfig.Shell?.length) record.shell = imageConfig.Shell;
+    let registered = false;
     try {
       parseSignal(record.stopSignal);
+      await this.options.networks?.register(
+        { id, name: containerName, networkMode: request.host.networkMode, endpoints: request.endpoints ?? {} },
+        (reference) => this.store.find(reference),
+      );
+      registered = true;
       await this.options.images.snapshotter.prepare(plan);
       await this.store.add(record);
     } catch (error) {
+      if (registered) await this.options.networks?.forget(id).catch(() => undefined);
       await this.options.images.snapshotter.remove(id).catch(() => undefined);
       for (const volume of mounts.created)
         await this.options.volumes.remove(volume, { force: true }).catch(() => undefined);
@@ -410,6 +422,11 @@ export class ContainerService {
         .destroy()
         .catch(() => undefined);
       await this.options.images.snapshotter.remove(record.id);
+      await this.options.networks
+        ?.forget(record.id)
+        .catch((error: unknown) =>
+          this.options.logger.warn(`container ${record.name}: releasing its networks: ${errorMessage(error)}`),
+        );
       await this.store.remove(record.id);
       if (volumes) {
         for (const mount of record.mounts) {
@@ -472,8 +489,14 @@ export class ContainerService {
     // (Docker keeps them in a separate init layer).
     const runtimeMade = new Set(['/dev', '/proc', '/sys', ...record.mounts.map((mount) => mount.Destination)]);
     for (const mount of record.request.host.mounts) runtimeMade.add(mount.target);
+    if (this.options.networks) for (const file of NETWORK_FILES) runtimeMade.add(file);
     const changes = await this.options.images.snapshotter.changes(this.snapshotPlan(record));
-    return changes.filter((change) => !(change.Kind === 1 && runtimeMade.has(change.Path)));
+    const kept = changes.filter((change) => !(change.Kind === 1 && runtimeMade.has(change.Path)));
+    // /etc changed only by the files the runtime put there is no change of the container's.
+    const underEtc = kept.some((change) => change.Path.startsWith('/etc/'));
+    return kept.filter(
+      (change) => !(change.Path === '/etc' && change.Kind === 0 && !underEtc && this.options.networks),
+    );
   }
 
   async export(reference: string): Promise<Readable> {
@@ -539,6 +562,12 @@ export class ContainerService {
         await readImageFile(record.rootfs.lowerDirs, 'etc/group'),
         request.host.groupAdd,
       );
+      const network = await this.prepareNetwork(record);
+      for (const file of network?.mounts ?? []) {
+        if (!mounts.some((mount) => mount.target === file.target)) {
+          mounts.push({ kind: 'bind', source: file.source, target: file.target, readOnly: false });
+        }
+      }
       let args = [record.path, ...record.args];
       const plan = buildShimPlan({
         availableCapabilities: await this.agentCapabilities(),
@@ -562,6 +591,8 @@ export class ContainerService {
         stateDir,
         logPath: this.logPath(record),
         ...(this.options.ids && request.host.usernsMode !== 'host' ? { ids: this.options.ids } : {}),
+        ...(network?.joinNamespace ? { joinNetwork: network.joinNamespace } : {}),
+        networksManaged: this.options.networks !== undefined,
       });
       if (request.host.init) {
         const init = dockerInit(this.options.initPath, args);
@@ -572,7 +603,8 @@ export class ContainerService {
       const waiting = this.pendingAttach.get(record.id) ?? [];
       this.pendingAttach.delete(record.id);
       plan.attach = {
-        holdUntilStart: waiting.length > 0,
+        // Held before execve while the agent wires its network (and for attach clients, as before).
+        holdUntilStart: waiting.length > 0 || network?.wire === true,
         stdinOnce: request.stdinOnce && request.openStdin && !request.tty,
       };
       if (request.openStdin) plan.stdio = { ...plan.stdio, stdin: { kind: 'attach' } };
@@ -584,6 +616,22 @@ export class ContainerService {
         for (const resolve of waiting) resolve(startFailure(error));
         throw startFailure(error);
       });
+      if (network?.wire) {
+        try {
+          await this.options.networks!.wire(this.networked(record), started.pid);
+          if (waiting.length === 0) {
+            const release = await attachToShim(stateDir, { stdin: false });
+            release.start();
+            release.detach();
+          }
+        } catch (error) {
+          this.signal({ ...record, state: { ...record.state, pid: started.pid } }, 'SIGKILL');
+          await started.exited.catch(() => undefined);
+          await this.options.networks!.release(record.id).catch(() => undefined);
+          for (const resolve of waiting) resolve(startFailure(error));
+          throw startFailure(error);
+        }
+      }
       record.state = {
         ...record.state,
         status: 'running',
@@ -619,12 +667,65 @@ export class ContainerService {
       }
     } catch (error) {
       for (const name of mounted) await this.options.volumes.unmountFor(name, record.id).catch(() => undefined);
+      await this.options.networks?.release(record.id).catch(() => undefined);
       await cgroup.destroy().catch(() => undefined);
       record.state.error = error instanceof Error ? error.message : String(error);
       record.state.exitCode = error instanceof EngineError && error.kind === 'invalid-argument' ? 127 : 128;
       await this.store.save(record);
       throw error;
     }
+  }
+
+  private async prepareNetwork(record: ContainerRecord) {
+    const networks = this.options.networks;
+    if (!networks) return undefined;
+    return networks.prepare(this.networked(record), (reference) => {
+      const other = this.store.find(reference);
+      return other && isRunning(other.state.status) && other.state.pid
+        ? { pid: other.state.pid, directory: this.store.directory(other.id) }
+        : undefined;
+    });
+  }
+
+  private networked(record: ContainerRecord): NetworkedContainer {
+    const { host } = record.request;
+    return {
+      id: record.id,
+      name: record.name,
+      hostname: record.hostname,
+      domainname: record.request.domainname,
+      networkMode: host.networkMode,
+      dns: host.dns ?? [],
+      dnsSearch: host.dnsSearch ?? [],
+      dnsOptions: host.dnsOptions ?? [],
+      extraHosts: host.extraHosts ?? [],
+      publish: host.publish ?? [],
+      directory: this.store.directory(record.id),
+    };
+  }
+
+  /** The networks a container is on, by name and id (`docker ps --filter network=`). */
+  networksOf(record: ContainerRecord): { names: string[]; ids: string[] } {
+    const networks = this.options.networks;
+    if (!networks) return { names: [record.request.host.networkMode], ids: [] };
+    return networks.membership(record.id, record.request.host.networkMode);
+  }
+
+  /** `NetworkSettings` for inspect, and `Ports` for ps. */
+  networkView(record: ContainerRecord) {
+    const networks = this.options.networks;
+    if (!networks) return undefined;
+    const running = isRunning(record.state.status);
+    return {
+      settings: networks.settings({
+        id: record.id,
+        networkMode: record.request.host.networkMode,
+        running,
+        pid: record.state.pid,
+      }),
+      ports: running ? networks.portSummary(record.id) : [],
+      names: networks.networkNames(record.id),
+    };
   }
 
   /** What "all capabilities" means here: the agent's own bounding set (a host may withhold some, e.g. CAP_SYS_RESOURCE). */
@@ -697,6 +798,11 @@ export class ContainerService {
       if (mount.Type === 'volume' && mount.Name)
         await this.options.volumes.unmountFor(mount.Name, id).catch(() => undefined);
     }
+    await this.options.networks
+      ?.release(id)
+      .catch((error: unknown) =>
+        this.options.logger.warn(`container ${record.name}: releasing its addresses: ${errorMessage(error)}`),
+      );
     await this.store.save(record);
     if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(record.state.exitCode) });
@@ -822,10 +928,34 @@ export class ContainerService {
       };
       await this.store.save(record);
       this.options.logger.warn(`container ${record.name}: found running, its start cut short by the agent stopping`);
+      await this.finishHeldStart(record, stateDir, state.pid);
       this.watchShim(record.id, state.shimPid, stateDir);
       return true;
     }
     return false;
+  }
+
+  /**
+   * A pid 1 still held before execve (the agent stopped while it wired the network or before its
+   * attach client came): its network is wired (again) and it goes on.
+   */
+  private async finishHeldStart(record: ContainerRecord, stateDir: string, pid: number): Promise<void> {
+    const attachment = await attachToShim(stateDir, { stdin: false }).catch(() => undefined);
+    if (!attachment) return;
+    try {
+      if (attachment.hello.running) return;
+      const networked = this.networked(record);
+      const mode = networked.networkMode;
+      if (this.options.networks && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')) {
+        await this.options.networks.wire(networked, pid);
+      }
+      attachment.start();
+    } catch (error) {
+      this.options.logger.warn(`container ${record.name}: cannot finish its start: ${errorMessage(error)}`);
+      this.signal(record, 'SIGKILL');
+    } finally {
+      attachment.detach();
+    }
   }
 
   /** A shim this agent process did not start: polled until it leaves its exit status. */
@@ -991,6 +1121,8 @@ function toCgroupView(layout: CgroupLayout): CgroupView {
     })),
   };
 }
+
+const NETWORK_FILES = ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
 
 /** Whether `pid` is the skiff-shim of this state directory (and not a process that reused its pid). */
 async function isShimOf(pid: number, stateDir: string): Promise<boolean> {

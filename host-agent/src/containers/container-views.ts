@@ -47,8 +47,15 @@ export function duration(ms: number): string {
   return `${Math.floor(hours / 24 / 365)} years`;
 }
 
+/** What the network service says of a container (absent without bridge networks). */
+export interface ContainerNetworkView {
+  settings: Record<string, unknown> & { Networks: Record<string, unknown> };
+  ports: { IP: string; PrivatePort: number; PublicPort: number; Type: string }[];
+  names: string[];
+}
+
 /** One item of `GET /containers/json`. */
-export function containerSummary(record: ContainerRecord, now = Date.now()) {
+export function containerSummary(record: ContainerRecord, now = Date.now(), network?: ContainerNetworkView) {
   return {
     Id: record.id,
     Names: [`/${record.name}`],
@@ -56,12 +63,12 @@ export function containerSummary(record: ContainerRecord, now = Date.now()) {
     ImageID: record.imageId,
     Command: [record.path, ...record.args].map(quoteIfNeeded).join(' '),
     Created: Math.floor(Date.parse(record.created) / 1000),
-    Ports: [],
+    Ports: network?.ports ?? [],
     Labels: record.labels,
     State: record.state.status,
     Status: statusText(record, now),
     HostConfig: { NetworkMode: record.request.host.networkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: network?.settings.Networks ?? {} },
     Mounts: record.mounts.map((mount) => ({ ...mount })),
   };
 }
@@ -73,7 +80,7 @@ function quoteIfNeeded(arg: string): string {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** `GET /containers/{id}/json`, in the Engine API's shape. */
-export function containerInspect(record: ContainerRecord) {
+export function containerInspect(record: ContainerRecord, network?: ContainerNetworkView, directory?: string) {
   const { request, state } = record;
   return {
     Id: record.id,
@@ -95,9 +102,9 @@ export function containerInspect(record: ContainerRecord) {
       ...(state.health ? { Health: state.health } : {}),
     },
     Image: record.imageId,
-    ResolvConfPath: '',
-    HostnamePath: '',
-    HostsPath: '',
+    ResolvConfPath: network && directory ? `${directory}/resolv.conf` : '',
+    HostnamePath: network && directory ? `${directory}/hostname` : '',
+    HostsPath: network && directory ? `${directory}/hosts` : '',
     LogPath: '',
     Name: `/${record.name}`,
     RestartCount: state.restartCount,
@@ -114,7 +121,12 @@ export function containerInspect(record: ContainerRecord) {
       NetworkMode: request.host.networkMode,
       // Records from before --userns existed have no usernsMode.
       UsernsMode: request.host.usernsMode ?? '',
-      PortBindings: {},
+      PortBindings: request.host.portBindings ?? {},
+      PublishAllPorts: request.host.publishAllPorts ?? false,
+      Dns: request.host.dns ?? [],
+      DnsOptions: request.host.dnsOptions ?? [],
+      DnsSearch: request.host.dnsSearch ?? [],
+      ExtraHosts: request.host.extraHosts?.length ? request.host.extraHosts : null,
       RestartPolicy: {
         Name: request.host.restartPolicy.name,
         MaximumRetryCount: request.host.restartPolicy.maximumRetryCount,
@@ -185,7 +197,7 @@ export function containerInspect(record: ContainerRecord) {
       ...(record.healthcheck ? { Healthcheck: record.healthcheck } : {}),
       ...(record.request.stopTimeout !== null ? { StopTimeout: record.request.stopTimeout } : {}),
     },
-    NetworkSettings: {
+    NetworkSettings: network?.settings ?? {
       Bridge: '',
       SandboxID: '',
       Ports: {},

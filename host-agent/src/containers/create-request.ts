@@ -3,6 +3,7 @@ import type { HealthConfig } from '../images/image-config.js';
 import type { SeccompChoice } from '../seccomp/seccomp-plan.js';
 import { parseSeccompProfile } from '../seccomp/seccomp-profile.js';
 import { parseHealthcheck } from './health-config.js';
+import { type PortRequest, parsePortBindings } from '../networks/port-bindings.js';
 
 /*
  * The body of `POST /containers/create`, checked field by field before anything is created.
@@ -82,6 +83,8 @@ export interface CreateRequest {
   volumes: string[];
   exposedPorts: string[];
   healthcheck: HealthConfig | null;
+  /** `NetworkingConfig.EndpointsConfig` by network name (records from before networks lack it). */
+  endpoints?: Record<string, EndpointRequest>;
   host: {
     mounts: MountRequest[];
     resources: ResourcesRequest;
@@ -105,7 +108,22 @@ export interface CreateRequest {
     /** Raw, for inspect: the client's own spelling of its binds. */
     binds: string[];
     tmpfs: Record<string, string>;
+    /** Networking (records from before bridges lack these). */
+    dns?: string[];
+    dnsSearch?: string[];
+    dnsOptions?: string[];
+    extraHosts?: string[];
+    /** `-p` and `-P` resolved into requests; `portBindings` keeps the client's own form for inspect. */
+    publish?: PortRequest[];
+    portBindings?: Record<string, { HostIp: string; HostPort: string }[] | null>;
+    publishAllPorts?: boolean;
   };
+}
+
+/** What a container asks of one network: aliases and a static address. */
+export interface EndpointRequest {
+  aliases: string[];
+  ipv4Address: string;
 }
 
 const RESOURCE_NUMBERS = [
@@ -136,6 +154,11 @@ export function parseCreateRequest(body: unknown): CreateRequest {
   ];
   rejectDuplicateTargets(mounts);
   const restartPolicy = parseRestartPolicy(host.RestartPolicy);
+  const exposedPorts = Object.keys(
+    config.ExposedPorts === undefined || config.ExposedPorts === null
+      ? {}
+      : record(config.ExposedPorts, 'ExposedPorts'),
+  );
   const autoRemove = flag(host.AutoRemove, 'HostConfig.AutoRemove');
   if (autoRemove && restartPolicy.name !== 'no')
     throw invalidArgument(
@@ -166,11 +189,7 @@ export function parseCreateRequest(body: unknown): CreateRequest {
     volumes: Object.keys(
       config.Volumes === undefined || config.Volumes === null ? {} : record(config.Volumes, 'Volumes'),
     ).map((target) => absolute(target, 'Volumes')),
-    exposedPorts: Object.keys(
-      config.ExposedPorts === undefined || config.ExposedPorts === null
-        ? {}
-        : record(config.ExposedPorts, 'ExposedPorts'),
-    ),
+    exposedPorts,
     healthcheck: parseHealthcheck(config.Healthcheck),
     host: {
       mounts,
@@ -198,8 +217,62 @@ export function parseCreateRequest(body: unknown): CreateRequest {
         host.ShmSize === undefined || host.ShmSize === null ? 0 : nonNegative(host.ShmSize, 'HostConfig.ShmSize'),
       binds,
       tmpfs,
+      dns: strings(host.Dns, 'HostConfig.Dns'),
+      dnsSearch: strings(host.DnsSearch, 'HostConfig.DnsSearch'),
+      dnsOptions: strings(host.DnsOptions, 'HostConfig.DnsOptions'),
+      extraHosts: strings(host.ExtraHosts, 'HostConfig.ExtraHosts'),
+      publish: parsePortBindings(
+        host.PortBindings,
+        exposedPorts,
+        flag(host.PublishAllPorts, 'HostConfig.PublishAllPorts'),
+      ),
+      portBindings: portBindingsForInspect(host.PortBindings),
+      publishAllPorts: flag(host.PublishAllPorts, 'HostConfig.PublishAllPorts'),
     },
+    endpoints: parseEndpoints(config.NetworkingConfig),
   };
+}
+
+function portBindingsForInspect(value: unknown): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  if (value === undefined || value === null) return {};
+  const result: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const [key, bindings] of Object.entries(value as Record<string, unknown>)) {
+    result[key] = Array.isArray(bindings)
+      ? (bindings as { HostIp?: string; HostPort?: string }[]).map((binding) => ({
+          HostIp: binding?.HostIp ?? '',
+          HostPort: binding?.HostPort ?? '',
+        }))
+      : null;
+  }
+  return result;
+}
+
+/** `NetworkingConfig.EndpointsConfig`: per network, `Aliases` and `IPAMConfig.IPv4Address`. */
+function parseEndpoints(value: unknown): Record<string, EndpointRequest> {
+  if (value === undefined || value === null) return {};
+  const networking = record(value, 'NetworkingConfig');
+  if (networking.EndpointsConfig === undefined || networking.EndpointsConfig === null) return {};
+  const endpoints: Record<string, EndpointRequest> = {};
+  for (const [name, raw] of Object.entries(record(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig'))) {
+    endpoints[name] = parseEndpointConfig(raw, `NetworkingConfig.EndpointsConfig[${name}]`);
+  }
+  return endpoints;
+}
+
+/** One endpoint's settings, as create and `POST /networks/{id}/connect` send them. */
+export function parseEndpointConfig(value: unknown, where: string): EndpointRequest {
+  if (value === undefined || value === null) return { aliases: [], ipv4Address: '' };
+  const endpoint = record(value, where);
+  const ipam =
+    endpoint.IPAMConfig === undefined || endpoint.IPAMConfig === null
+      ? {}
+      : record(endpoint.IPAMConfig, `${where}.IPAMConfig`);
+  const aliases = strings(endpoint.Aliases, `${where}.Aliases`);
+  for (const alias of aliases) {
+    if (!/^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/.test(alias))
+      throw invalidArgument(`invalid network alias ${JSON.stringify(alias)}`);
+  }
+  return { aliases, ipv4Address: text(ipam.IPv4Address, `${where}.IPAMConfig.IPv4Address`) };
 }
 
 /** `--userns`: dockerd knows only `host` (and empty, the engine's choice). */

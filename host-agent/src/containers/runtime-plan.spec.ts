@@ -50,8 +50,27 @@ describe('buildShimPlan', () => {
     expect(buildShimPlan(input({})).uidMappings).toBeUndefined();
   });
 
-  it('refuses a network mode it does not have yet', () => {
-    expect(() => buildShimPlan(input({ HostConfig: { NetworkMode: 'container:web' } }))).toThrow(/not supported yet/);
+  it('refuses a user network when the engine has no bridge networks', () => {
+    expect(() => buildShimPlan(input({ HostConfig: { NetworkMode: 'backend' } }))).toThrow(/not supported yet/);
+  });
+
+  it("joins another container's network namespace for container:<id>, with no namespace or loopback of its own", () => {
+    const plan = buildShimPlan(
+      input(
+        { HostConfig: { NetworkMode: 'container:web' } },
+        { joinNetwork: '/proc/42/ns/net', networksManaged: true },
+      ),
+    );
+    expect(plan.namespaces).not.toContain('net');
+    expect(plan.joinNamespaces).toEqual([{ kind: 'net', path: '/proc/42/ns/net' }]);
+    expect(plan.loopbackUp).toBe(false);
+    expect(() => buildShimPlan(input({ HostConfig: { NetworkMode: 'container:web' } }))).toThrow(/namespace/);
+  });
+
+  it('gives a container on a user network a namespace of its own, wired by the agent', () => {
+    const plan = buildShimPlan(input({ HostConfig: { NetworkMode: 'backend' } }, { networksManaged: true }));
+    expect(plan.namespaces).toContain('net');
+    expect(plan.loopbackUp).toBe(true);
   });
 
   it('applies --cap-add, --cap-drop and --privileged', () => {

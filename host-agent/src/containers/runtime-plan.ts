@@ -45,6 +45,10 @@ export interface RuntimePlanInput {
   host?: { arch: string; kernelRelease: string };
   /** The engine's user namespace remapping, unless the container runs with `--userns=host`. */
   ids?: IdMap;
+  /** `--network container:<id>`: that container's network namespace, joined instead of a new one. */
+  joinNetwork?: string;
+  /** The engine has bridge networks (which checked the network mode at create). */
+  networksManaged?: boolean;
 }
 
 /** Everything skiff-shim needs to run one container, decided here and nowhere else. */
@@ -53,9 +57,20 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
   const networkMode = request.host.networkMode;
   const namespaces: NamespaceKind[] = ['mount', 'pid', 'uts', 'ipc', 'cgroup'];
   if (input.ids) namespaces.push('user');
-  // Until bridge networks exist, the default network is a private one with only loopback.
-  if (networkMode !== 'host') namespaces.push('net');
-  if (networkMode !== 'host' && networkMode !== 'none' && networkMode !== 'default' && networkMode !== 'bridge') {
+  // Every mode but host and container:<id> gets a namespace of its own; on a bridge network the
+  // agent wires it while pid 1 waits before execve.
+  const joinsNetwork = networkMode.startsWith('container:');
+  if (networkMode !== 'host' && !joinsNetwork) namespaces.push('net');
+  if (joinsNetwork && !input.joinNetwork) {
+    throw invalidArgument(`network mode "${networkMode}" needs the other container's namespace`);
+  }
+  if (
+    !input.networksManaged &&
+    networkMode !== 'host' &&
+    networkMode !== 'none' &&
+    networkMode !== 'default' &&
+    networkMode !== 'bridge'
+  ) {
     throw invalidArgument(`network mode "${networkMode}" is not supported yet: use default, bridge, none or host`);
   }
   const filesystem = dockerFilesystem({
@@ -86,7 +101,8 @@ export function buildShimPlan(input: RuntimePlanInput): ShimPlan {
     readonlyPaths: filesystem.readonlyPaths,
     hostname: networkMode === 'host' ? undefined : input.hostname,
     domainname: request.domainname || undefined,
-    loopbackUp: networkMode !== 'host',
+    loopbackUp: networkMode !== 'host' && !joinsNetwork,
+    ...(input.joinNetwork ? { joinNamespaces: [{ kind: 'net' as const, path: input.joinNetwork }] } : {}),
     cgroup: input.cgroup,
     capabilities: processCapabilities(capabilities),
     rlimits: request.host.ulimits.map((ulimit) => ({

@@ -40,16 +40,18 @@ export function registerContainerHandlers(
         const image = images.find(reference);
         return image ? image.id === record.imageId : record.imageName === reference;
       },
+      (record) => containers.networksOf(record),
     );
     if (limit > 0) records = records.slice(0, limit);
     reply.json(
       200,
-      records.map((record) => containerSummary(record)),
+      records.map((record) => containerSummary(record, Date.now(), containers.networkView(record))),
     );
   });
 
   router.handle('GET /containers/{id}/json', (request, reply) => {
-    reply.json(200, containerInspect(containers.get(request.params.id)));
+    const record = containers.get(request.params.id);
+    reply.json(200, containerInspect(record, containers.networkView(record), containers.store.directory(record.id)));
   });
 
   router.handle('POST /containers/{id}/start', async (request, reply) => {

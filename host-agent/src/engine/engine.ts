@@ -28,6 +28,8 @@ import { registerImageHandlers } from './image-handlers.js';
 import { registerNetworkHandlers } from './network-handlers.js';
 import { registerRegistryHandlers } from './registry-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
+import { IpNetworkHost } from '../networks/network-host.js';
+import { NetworkService } from '../networks/network-service.js';
 
 export interface EngineOptions {
   /** Every piece of state lives under it (default /var/lib/skiff). */
@@ -38,6 +40,15 @@ export interface EngineOptions {
   logger: Logger;
   /** `--userns-remap`: `default` or `user[:group]`; containers' root becomes that user's first subordinate id. */
   usernsRemap?: string;
+  /** Bridge networks: the default bridge's name and subnet, the pool of user networks, the nftables table. */
+  network?: {
+    bridgeName?: string;
+    bridgeSubnet?: string;
+    pool?: string;
+    table?: string;
+    dnsPort?: number;
+    dnsUpstreams?: string[];
+  };
 }
 
 export interface RunningEngine {
@@ -45,6 +56,8 @@ export interface RunningEngine {
   router: EngineRouter;
   events: EventBus;
   close(): Promise<void>;
+  /** Removes the engine's bridges and firewall table (tests, uninstall); its containers must be gone. */
+  removeNetworks(): Promise<void>;
 }
 
 /** The container engine of this host: its stores, and its Engine API on the local socket. */
@@ -79,6 +92,17 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   registerVolumeHandlers(router, volumes, events);
 
   const shimPath = fileURLToPath(new URL('../../shim/build/skiff-shim', import.meta.url));
+  const networks = await NetworkService.open({
+    root,
+    logger,
+    host: new IpNetworkHost(),
+    bridgeName: options.network?.bridgeName ?? 'skiff0',
+    pool: options.network?.pool ?? '172.24.0.0/14',
+    table: options.network?.table ?? 'skiff',
+    ...(options.network?.bridgeSubnet ? { bridgeSubnet: options.network.bridgeSubnet } : {}),
+    ...(options.network?.dnsPort ? { dnsPort: options.network.dnsPort } : {}),
+    ...(options.network?.dnsUpstreams ? { dnsUpstreams: options.network.dnsUpstreams } : {}),
+  });
   const cgroups = await openCgroupManager();
   for (const limitation of await cgroups.limitations()) logger.info(`cgroups: ${limitation}`);
   const containers = await ContainerService.open({
@@ -91,7 +115,9 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     shimPath,
     initPath: fileURLToPath(new URL('../../shim/build/skiff-init', import.meta.url)),
     ...(ids ? { ids } : {}),
+    networks,
   });
+  networks.useContainerNames((id) => containers.store.find(id)?.name);
   late.containers = containers;
   registerContainerHandlers(router, containers, images, cgroups);
   registerArchiveHandlers(router, containers, images, new ContainerArchive({ sys, ...(ids ? { ids } : {}) }));
@@ -104,7 +130,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     registryConfig: join(options.root, 'registries.json'),
     ...(ids ? { ids } : {}),
   });
-  registerNetworkHandlers(router, containers);
+  registerNetworkHandlers(router, containers, networks, events);
   const execs = new ExecService(containers, cgroups, shimPath);
   registerExecHandlers(router, execs, containers, events);
   const health = new HealthService(containers, execs, events, logger);
@@ -144,8 +170,10 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     close: async () => {
       health.close();
       containers.close();
+      networks.close();
       await server.close();
     },
+    removeNetworks: () => networks.teardown(),
   };
 }
 

@@ -1,97 +1,120 @@
-import { createHash } from 'node:crypto';
 import type { EngineRouter } from '../engine-api/engine-router.js';
-import { invalidArgument, notFound } from '../engine-error.js';
+import { invalidArgument } from '../engine-error.js';
 import type { ContainerService } from '../containers/container-service.js';
 import { isRunning } from '../containers/container-state.js';
+import { parseEndpointConfig } from '../containers/create-request.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { NetworkService } from '../networks/network-service.js';
 
-/**
- * The networks this engine has while it makes no bridges of its own: Docker's built-in `host`
- * (the host's stack) and `none` (a container's own loopback only). `docker network ls` and
- * `inspect` show them with the running containers on each; creating, removing and connecting
- * networks answer 501 until the engine manages bridges.
- */
-const BUILTIN = [
-  { name: 'host', driver: 'host', modes: ['host'] },
-  { name: 'none', driver: 'null', modes: ['none'] },
-] as const;
-
-const CREATED = '2024-01-01T00:00:00Z';
-const NETWORK_FILTERS = ['id', 'name', 'driver', 'type', 'scope', 'label', 'dangling'];
-
-/** A fixed id per built-in network, the same on every start, as Docker keeps its ids. */
-function networkId(name: string): string {
-  return createHash('sha256').update(`skiff builtin network ${name}`).digest('hex');
-}
-
-export function registerNetworkHandlers(router: EngineRouter, containers: ContainerService): void {
-  const describe = (network: (typeof BUILTIN)[number], withContainers: boolean) => ({
-    Name: network.name,
-    Id: networkId(network.name),
-    Created: CREATED,
-    Scope: 'local',
-    Driver: network.driver,
-    EnableIPv4: false,
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Containers: withContainers
-      ? Object.fromEntries(
-          containers
-            .list()
-            .filter(
-              (record) =>
-                isRunning(record.state.status) &&
-                (network.modes as readonly string[]).includes(record.request.host.networkMode),
-            )
-            .map((record) => [
-              record.id,
-              { Name: record.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' },
-            ]),
-        )
-      : {},
-    Options: {},
-    Labels: {},
-  });
-
-  const find = (reference: string) => {
-    const network =
-      BUILTIN.find((candidate) => candidate.name === reference || networkId(candidate.name) === reference) ??
-      (reference.length >= 1 && /^[a-f0-9]+$/.test(reference)
-        ? BUILTIN.find((candidate) => networkId(candidate.name).startsWith(reference))
-        : undefined);
-    if (!network) throw notFound(`network ${reference} not found`);
-    return network;
-  };
+/** The network routes of the Engine API, as the docker CLI and docker-compose call them. */
+export function registerNetworkHandlers(
+  router: EngineRouter,
+  containers: ContainerService,
+  networks: NetworkService,
+  events?: EventBus,
+): void {
+  const publish = (action: string, id: string, name: string, extra: Record<string, string> = {}) =>
+    events?.publish({ type: 'network', action, id, attributes: { name, type: 'bridge', ...extra } });
 
   router.handle('GET /networks', (request, reply) => {
-    const filters = request.query.filters();
-    for (const name of filters.names()) {
-      if (!NETWORK_FILTERS.includes(name)) throw invalidArgument(`invalid filter '${name}'`);
-    }
-    const any = (name: string, test: (value: string) => boolean) => !filters.has(name) || filters.get(name).some(test);
-    const listed = BUILTIN.filter(
-      (network) =>
-        any('name', (value) => network.name.includes(value)) &&
-        any('id', (value) => networkId(network.name).startsWith(value)) &&
-        any('driver', (value) => network.driver === value) &&
-        any('type', (value) => value === 'builtin') &&
-        any('scope', (value) => value === 'local') &&
-        any('dangling', (value) => value === 'false' || value === '0') &&
-        !filters.has('label'),
-    );
     reply.json(
       200,
-      listed.map((network) => describe(network, false)),
+      networks.list(request.query.filters()).map((view) => ({ ...view, Containers: {} })),
     );
     return Promise.resolve();
   });
 
   router.handle('GET /networks/{id}', (request, reply) => {
-    reply.json(200, describe(find(request.params.id), true));
+    reply.json(200, withBuiltinContainers(networks.inspect(request.params.id), containers));
     return Promise.resolve();
   });
+
+  router.handle('POST /networks/create', async (request, reply) => {
+    const created = await networks.create(await request.json());
+    const view = networks.inspect(created.Id);
+    publish('create', created.Id, view.Name);
+    reply.json(201, created);
+  });
+
+  router.handle('DELETE /networks/{id}', async (request, reply) => {
+    const view = networks.inspect(request.params.id);
+    await networks.remove(view.Id);
+    publish('destroy', view.Id, view.Name);
+    reply.empty(204);
+  });
+
+  router.handle('POST /networks/prune', async (request, reply) => {
+    const filters = request.query.filters();
+    for (const name of filters.names()) {
+      if (name !== 'label' && name !== 'label!' && name !== 'until') throw invalidArgument(`invalid filter '${name}'`);
+    }
+    const labels = [
+      ...(filters.has('label') ? filters.get('label') : []),
+      ...(filters.has('label!') ? filters.get('label!').map((label) => `!${label}`) : []),
+    ];
+    const removed = await networks.prune(labels);
+    reply.json(200, { NetworksDeleted: removed });
+  });
+
+  router.handle('POST /networks/{id}/connect', async (request, reply) => {
+    const body = checkBody(await request.json());
+    const record = containers.get(containerReference(body));
+    const view = networks.inspect(request.params.id);
+    await networks.connect(
+      view.Id,
+      {
+        id: record.id,
+        name: record.name,
+        networkMode: record.request.host.networkMode,
+        running: isRunning(record.state.status),
+        pid: record.state.pid,
+      },
+      parseEndpointConfig(body.EndpointConfig, 'EndpointConfig'),
+    );
+    publish('connect', view.Id, view.Name, { container: record.id });
+    reply.empty(200);
+  });
+
+  router.handle('POST /networks/{id}/disconnect', async (request, reply) => {
+    const body = checkBody(await request.json());
+    const record = containers.get(containerReference(body));
+    const view = networks.inspect(request.params.id);
+    if (body.Force !== undefined && typeof body.Force !== 'boolean')
+      throw invalidArgument('invalid Force: expected true or false');
+    await networks.disconnect(view.Id, { id: record.id, name: record.name }, body.Force === true);
+    publish('disconnect', view.Id, view.Name, { container: record.id });
+    reply.empty(200);
+  });
+}
+
+function checkBody(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw invalidArgument('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function containerReference(body: Record<string, unknown>): string {
+  if (typeof body.Container !== 'string' || !body.Container)
+    throw invalidArgument('Container is required: name the container');
+  return body.Container;
+}
+
+/** `host` and `none` list the running containers that use them. */
+function withBuiltinContainers<T extends { Name: string; Containers: Record<string, unknown> }>(
+  view: T,
+  containers: ContainerService,
+): T {
+  if (view.Name !== 'host' && view.Name !== 'none') return view;
+  return {
+    ...view,
+    Containers: Object.fromEntries(
+      containers
+        .list()
+        .filter((record) => isRunning(record.state.status) && record.request.host.networkMode === view.Name)
+        .map((record) => [
+          record.id,
+          { Name: record.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' },
+        ]),
+    ),
+  };
 }

@@ -191,8 +191,11 @@ describe('--userns-remap', () => {
   });
 
   it('keeps a directory the container replaced hidden in its export and copies', async () => {
+    // --network none: no /etc/hosts and /etc/resolv.conf bound into /etc, which would keep it from going.
     const id = await docker(
       'create',
+      '--network',
+      'none',
       'busybox',
       'sh',
       '-c',

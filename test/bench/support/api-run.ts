@@ -31,7 +31,7 @@ export class ApiRun {
     const created = await this.call('POST', '/containers/create', {
       Image: 'busybox',
       Cmd: ['true'],
-      HostConfig: { AutoRemove: true, NetworkMode: 'default' },
+      HostConfig: { AutoRemove: true, NetworkMode: 'none' },
     });
     const { Id: id } = JSON.parse(created) as { Id: string };
     const afterCreate = nowMs();

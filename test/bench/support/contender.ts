@@ -20,10 +20,13 @@ export interface DockerApiEngine extends Contender {
   close(): Promise<void>;
 }
 
-/** `docker run --rm busybox true` against an engine's socket. */
+/**
+ * `docker run --rm --network none busybox true` against an engine's socket: loopback only, as the
+ * other contenders run (dockerd has `--bridge=none`; our default is a bridge since issue 8).
+ */
 export function dockerRunCommand(dockerCli: string, socketPath: string): TimedCommand {
   return {
-    argv: [dockerCli, 'run', '--rm', 'busybox', 'true'],
+    argv: [dockerCli, 'run', '--rm', '--network', 'none', 'busybox', 'true'],
     env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` },
   };
 }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../../support/processes.js';
+import { uniqueNetwork } from '../../support/unique-network.js';
 import { type DockerApiEngine, dockerRunCommand } from './contender.js';
 import { DaemonProcess } from './daemon-process.js';
 import { makePrivateDir, removePrivateDir } from './private-dir.js';
@@ -21,6 +22,7 @@ export class StandaloneAgent implements DockerApiEngine {
     readonly socketPath: string,
     private readonly daemon: DaemonProcess,
     private readonly dockerCli: string,
+    private readonly network: { bridgeName: string; table: string },
   ) {}
 
   static async start(dockerCli: string): Promise<StandaloneAgent> {
@@ -28,12 +30,21 @@ export class StandaloneAgent implements DockerApiEngine {
     const root = join(directory, 'state');
     await mkdir(root, { mode: 0o711 });
     const socketPath = join(directory, 'docker.sock');
+    // A bridge and nftables table of its own, removed on close (its containers run --network none).
+    const network = uniqueNetwork();
     const daemon = DaemonProcess.start(
       'skiff-agent',
       [process.execPath, agentScript, '--root', root, '--socket', socketPath],
       join(directory, 'agent.log'),
+      {
+        ...process.env,
+        SKIFF_BRIDGE: network.bridgeName,
+        SKIFF_BRIDGE_SUBNET: network.bridgeSubnet,
+        SKIFF_NETWORK_POOL: network.pool,
+        SKIFF_NFT_TABLE: network.table,
+      },
     );
-    const agent = new StandaloneAgent(directory, socketPath, daemon, dockerCli);
+    const agent = new StandaloneAgent(directory, socketPath, daemon, dockerCli, network);
     try {
       await daemon.waitForPing(socketPath);
       return agent;
@@ -66,6 +77,8 @@ export class StandaloneAgent implements DockerApiEngine {
       if (left.length > 0) await docker('rm', '-f', '-v', ...left).catch(() => undefined);
     }
     await this.daemon.stop();
+    await runChecked(['ip', 'link', 'del', this.network.bridgeName]).catch(() => undefined);
+    await runChecked(['nft', 'delete', 'table', 'ip', this.network.table]).catch(() => undefined);
     await removePrivateDir(this.directory);
   }
 }
