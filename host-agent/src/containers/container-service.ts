@@ -226,7 +226,7 @@ export class ContainerService {
       created: new Date().toISOString(),
       imageId: image.id,
       imageName: request.image,
-      request: { ...request, host: { ...request.host, resources } },
+      request: { ...request, user: request.user || imageConfig.User || '', host: { ...request.host, resources } },
       path: args[0],
       args: args.slice(1),
       env: effectiveEnv(request.env, imageConfig, hostname, request.tty),

@@ -157,6 +157,19 @@ describe('docker build (classic builder) with the real CLI', () => {
     expect(await engine.docker('images', '-q', '--no-trunc')).not.toContain(image.Parent);
   });
 
+  it('runs containers of the built image as its USER unless --user says otherwise', async () => {
+    expect(await engine.docker('run', '--rm', '--network', 'none', '--entrypoint', 'id', 'three:1', '-u')).toBe(
+      '65534',
+    );
+    expect(
+      await engine.docker('run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'id', 'three:1', '-u'),
+    ).toBe('0');
+    const created = await engine.docker('create', '--network', 'none', 'three:1');
+    const container = JSON.parse(await engine.docker('inspect', created)) as { Config: { User: string } }[];
+    expect(container[0].Config.User).toBe('nobody');
+    await engine.docker('rm', created);
+  });
+
   it('takes every step from the cache on an identical second build: same image, no RUN again', async () => {
     const output = await engine.docker('build', '-t', 'three:1', '--build-arg', 'GREETING=hi', threeStages);
     expect(output).toContain(' ---> Using cache\n');
