@@ -24,6 +24,8 @@ interface HostLink {
   streams: LinkStreamTable;
   heads: Map<number, (head: EngineCallHead) => void>;
   nextStreamId: number;
+  /** Calls started on this link so far. */
+  callsStarted: number;
 }
 
 /** The live agent connections of this server replica, one per host, and the streams on them. */
@@ -44,6 +46,7 @@ export class AgentLinkRepository {
       }),
       heads: new Map(),
       nextStreamId: 1,
+      callsStarted: 0,
     };
     this.byHost.set(hostId, link);
     socket.on('stream.data', (id, chunk) => link.streams.data(id, chunk));
@@ -100,6 +103,7 @@ export class AgentLinkRepository {
     const id = link.nextStreamId;
     link.nextStreamId = id >= 0x7fffffff ? 1 : id + 1;
     const stream = link.streams.open(id);
+    link.callsStarted += 1;
     const head = new Promise<EngineCallHead>((resolve, reject) => {
       link.heads.set(id, resolve);
       const onGone = (error?: Error) => {
@@ -117,6 +121,11 @@ export class AgentLinkRepository {
     head.catch(() => undefined);
     link.socket.emit('engine.call', { ...call, stream: id });
     return { stream, head };
+  }
+
+  /** How many calls the host's current link has started, ended or not (for tests and metrics). */
+  startedCallCount(hostId: string): number {
+    return this.byHost.get(hostId)?.callsStarted ?? 0;
   }
 
   /** How many calls are in flight on the host's link. */
