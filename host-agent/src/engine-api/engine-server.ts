@@ -35,6 +35,8 @@ export interface EngineServerOptions {
   /** The agent's version, for the `Server` header. */
   engineVersion: string;
   socketPath?: string;
+  /** Told of every call as it arrives (the idle memory trim). */
+  onActivity?: () => void;
 }
 
 type HttpServerWithHalfOpen = http.Server & { httpAllowHalfOpen: boolean };
@@ -78,9 +80,11 @@ export class EngineServer {
     // Every other call treats the EOF as the client leaving (see onRequest).
     this.server.httpAllowHalfOpen = true;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      options.onActivity?.();
       void this.onRequest(req, res).catch((error: unknown) => this.logger.error(`engine api: ${errorMessage(error)}`));
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      options.onActivity?.();
       void this.onUpgrade(req, socket, head).catch((error: unknown) => {
         this.logger.error(`engine api: ${errorMessage(error)}`);
         socket.destroy();

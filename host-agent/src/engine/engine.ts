@@ -24,6 +24,7 @@ import { registerArchiveHandlers } from './archive-handlers.js';
 import { registerBuildHandlers } from './build-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
+import { IdleMemory } from './idle-memory.js';
 import { registerImageHandlers } from './image-handlers.js';
 import { registerNetworkHandlers } from './network-handlers.js';
 import { registerRegistryHandlers } from './registry-handlers.js';
@@ -160,8 +161,17 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
 
   const socketPath = options.socketPath ?? DEFAULT_ENGINE_SOCKET;
-  const server = new EngineServer({ router, logger, engineVersion: options.version, socketPath });
+  const idleMemory = new IdleMemory({ log: (message) => logger.debug(message) });
+  const server = new EngineServer({
+    router,
+    logger,
+    engineVersion: options.version,
+    socketPath,
+    onActivity: () => idleMemory.activity(),
+  });
   await server.listen();
+  // Start-up leaves garbage: the first quiet period collects it.
+  idleMemory.activity();
   logger.info(`engine API on unix://${socketPath} (state in ${root})`);
   return {
     socketPath,
@@ -171,6 +181,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
       health.close();
       containers.close();
       networks.close();
+      idleMemory.close();
       await server.close();
     },
     removeNetworks: () => networks.teardown(),
