@@ -14,8 +14,13 @@ Runs the benchmarks in test/bench and writes their tables to test/bench/results/
                 (Debian's packages, installed when missing; each run privately, then stopped)
   registry pull \`docker pull\` of a generated 200 MB image from Debian's docker-registry on 127.0.0.1:
                 the built agent against dockerd and \`skopeo copy\` to a directory
+  network       \`docker run --rm\` on the default bridge against \`--network none\`, through the built agent and
+                a dockerd with a bridge of its own (its iptables rules and bridge removed afterwards), and TCP
+                throughput through a port published on 127.0.0.1, to the container's bridge address and over
+                plain loopback
 Needs root: the engines run real containers. Takes a few minutes; a quiet machine gives steadier
-numbers. SKIFF_BENCH_RUNS=<n> shortens the engine benchmark (below 30 it records nothing).
+numbers. SKIFF_BENCH_RUNS=<n> shortens the engine and network benchmarks (below 30 they record nothing);
+SKIFF_BENCH_TRANSFER_RUNS=<n> sets the network benchmark's transfers per path (default 9).
 Run one benchmark with its file: npm run bench -- test/bench/engine-speed.bench.ts
 `;
 
