@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type BusyboxImage, buildBusyboxImage } from '../support/busybox-image.js';
 import { repoRoot } from '../support/processes.js';
 import { ApiRun } from './support/api-run.js';
+import { describeBuiltAgent } from './support/built-agent.js';
 import { BenchReport, ms } from './support/bench-report.js';
 import { CgroupV1View, crunRefusesThisHost } from './support/cgroup-v1-view.js';
 import { cgroupMigrationMs } from './support/cgroup-migration.js';
@@ -58,26 +58,6 @@ function positiveInteger(name: string, fallback: number): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${name} must be a positive integer, not '${value}'`);
   return parsed;
-}
-
-/** The agent measured: its version, the commit checked out, and when its build output was last written. */
-function describeBuiltAgent(): string {
-  const version = execFileSync(process.execPath, [join(repoRoot, 'host-agent/bin/skiff-agent.js'), '--version'], {
-    encoding: 'utf8',
-  }).trim();
-  const commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  const changed = execFileSync('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'host-agent'], {
-    encoding: 'utf8',
-  }).trim();
-  const dist = join(repoRoot, 'host-agent/dist');
-  const newestDist = Math.max(
-    ...readdirSync(dist, { recursive: true, encoding: 'utf8' }).map((name) => statSync(join(dist, name)).mtimeMs),
-  );
-  const shim = statSync(join(repoRoot, 'host-agent/shim/build/skiff-shim')).mtimeMs;
-  return (
-    `${version} at commit ${commit}${changed ? ' (with uncommitted changes in host-agent/)' : ''}; ` +
-    `host-agent/dist last written ${new Date(newestDist).toISOString()}, skiff-shim built ${new Date(shim).toISOString()}`
-  );
 }
 
 /** A failed run's message, with what changes from run to run (ids, generated names) masked, to count alike ones. */

@@ -48,8 +48,12 @@ export class IdleMemory {
   /** A call arrived: the quiet period starts again. */
   activity(): void {
     if (this.closed) return;
-    this.attempts = 0;
-    this.schedule(this.quietMs);
+    // Every API call lands here: restart the pending quiet timer rather than make a new one.
+    if (this.timer && this.attempts === 0) this.timer.refresh();
+    else {
+      this.attempts = 0;
+      this.schedule(this.quietMs);
+    }
   }
 
   close(): void {
