@@ -11,7 +11,7 @@ import { DEFAULT_DOMAIN, familiarString, parseReference, withDefaultTag } from '
 import type { ImageService, ResolvedImage } from '../images/image-service.js';
 import { pullImage } from '../registry/image-puller.js';
 import { ANONYMOUS, parseRegistryAuthHeader, type RegistryCredentials } from '../registry/registry-credentials.js';
-import { RegistryService } from '../registry/registry-service.js';
+import type { RegistryService } from '../registry/registry-service.js';
 import type { SysCalls } from '../sys/sys-calls.js';
 import type { IdMap } from '../userns/id-map.js';
 
@@ -22,8 +22,8 @@ export interface BuildHandlerOptions {
   sys: SysCalls;
   /** The engine's storage root; the builder keeps its cache and work in `<root>/build`. */
   root: string;
-  /** `registries.json` (mirrors, insecure registries) for pulling missing base images. */
-  registryConfig?: string;
+  /** The engine's registry service (the one `docker pull` uses), for pulling missing base images. */
+  registry?: RegistryService;
   ids?: IdMap;
 }
 
@@ -42,10 +42,7 @@ export async function registerBuildHandlers(router: EngineRouter, options: Build
     ...(options.ids ? { ids: options.ids } : {}),
   });
 
-  const registry =
-    options.registryConfig === undefined
-      ? undefined
-      : new RegistryService({ images: options.images, configPath: options.registryConfig });
+  const registry = options.registry;
 
   router.handle('POST /build', async (request, reply) => {
     const buildRequest = parseBuildQuery(request);

@@ -81,7 +81,9 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     isImageInUse: (imageId) => late.containers?.imageUser(imageId),
   });
   registerImageHandlers(router, images, events);
-  registerRegistryHandlers(router, images, events, { configPath: join(options.root, 'registries.json') });
+  const registry = registerRegistryHandlers(router, images, events, {
+    configPath: join(options.root, 'registries.json'),
+  });
 
   const volumes = await VolumeStore.open({
     root,
@@ -128,7 +130,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
     events,
     sys,
     root,
-    registryConfig: join(options.root, 'registries.json'),
+    registry,
     ...(ids ? { ids } : {}),
   });
   registerNetworkHandlers(router, containers, networks, events);
