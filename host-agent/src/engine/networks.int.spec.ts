@@ -465,20 +465,22 @@ describe('container networks', () => {
     expect(conflict.stderr).toMatch(new RegExp(`port ${taken}/tcp on 127.0.0.1: the port is already allocated`));
     expect(await docker('inspect', 'clash', '--format', '{{.State.Running}}')).toBe('false');
 
-    // A range: the first free port of it.
+    // A range starting at a taken port: the engine takes the first free one (ports after `tcp` may be
+    // in use by other processes on this machine, so the test looks for that first free one itself).
+    const free = await firstFreePortAfter(tcp);
     const ranged = await docker(
       'run',
       '-d',
       '--name',
       'ranged',
       '-p',
-      `127.0.0.1:${tcp}-${tcp + 1}:80`,
+      `127.0.0.1:${tcp}-${free}:80`,
       'busybox',
       'sleep',
       '60',
     );
     expect(ranged).toMatch(/^[a-f0-9]{64}$/);
-    expect(await docker('port', 'ranged', '80')).toBe(`127.0.0.1:${tcp + 1}`);
+    expect(await docker('port', 'ranged', '80')).toBe(`127.0.0.1:${free}`);
     await docker('rm', '-f', 'pub', 'clash', 'ranged');
     expect(await nftTable(fixture.network.table)).not.toContain('dnat to');
   });
@@ -529,3 +531,16 @@ describe('container networks', () => {
     expect(unknown.stderr).toMatch(/network nosuchnet not found/);
   });
 });
+
+/** The first port after `port` that nothing listens on at 127.0.0.1 (TCP), within 50 ports. */
+async function firstFreePortAfter(port: number): Promise<number> {
+  for (let candidate = port + 1; candidate <= Math.min(port + 50, 65535); candidate++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(candidate, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  throw new Error(`no free port within 50 after ${port}`);
+}
