@@ -206,14 +206,18 @@ status() {
   fi
 }
 
-supervise() {
-  [ -f "$CONF/agent.env" ] || fail "$CONF/agent.env is missing"
-  # The settings file is read, never sourced: only SKIFF_* names, values taken literally.
+# The settings file is read, never sourced: only SKIFF_* names, values taken literally.
+load_settings() {
   while IFS= read -r line; do
     case "$line" in
       SKIFF_[A-Z_]*=*) export "${line%%=*}=${line#*=}" ;;
     esac
   done <"$CONF/agent.env"
+}
+
+supervise() {
+  [ -f "$CONF/agent.env" ] || fail "$CONF/agent.env is missing"
+  load_settings
   stopping=0
   child=""
   trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
@@ -295,6 +299,13 @@ remove_all() {
   fi
   stop >/dev/null
   kill_shims
+  # The bridges and firewall rules the engine made (its own nftables table or iptables chains).
+  if [ -x "$PREFIX/current/bin/skiff-agent" ]; then
+    (
+      [ -f "$CONF/agent.env" ] && load_settings
+      "$PREFIX/current/bin/skiff-agent" remove-networks --root "$STATE"
+    ) || echo "could not remove the agent's bridges and firewall rules (see above)" >&2
+  fi
   if has_systemd && [ -f "$UNIT" ]; then
     systemctl disable skiff-agent.service >/dev/null 2>&1 || true
     rm -f "$UNIT"

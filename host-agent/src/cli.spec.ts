@@ -120,6 +120,27 @@ describe('parseArguments', () => {
     expect(() => parseArguments(argv, {})).toThrow(new UsageError(message));
   });
 
+  it('parses remove-networks with its three options, from flags or the environment', () => {
+    expect(parseArguments(['remove-networks'], {})).toEqual({
+      kind: 'remove-networks',
+      root: '/var/lib/skiff',
+      bridgeName: 'skiff0',
+      table: 'skiff',
+    });
+    expect(
+      parseArguments(['remove-networks', '--root', '/srv/skiff', '--bridge', 'br7'], {
+        SKIFF_NFT_TABLE: 'other',
+        SKIFF_SERVER: 'https://skiff.test',
+      }),
+    ).toEqual({ kind: 'remove-networks', root: '/srv/skiff', bridgeName: 'br7', table: 'other' });
+    expect(() => parseArguments(['remove-networks', '--server', 'https://skiff.test'], {})).toThrow(
+      new UsageError('remove-networks takes only --root, --bridge and --nft-table, not --server'),
+    );
+    expect(() => parseArguments(['remove-networks', '--nft-table', 'bad-name'], {})).toThrow(
+      new UsageError('--nft-table must be a name of letters, digits and _ (starting with a letter)'),
+    );
+  });
+
   it('names the environment variable when its value is wrong', () => {
     expect(() => parseArguments([], { SKIFF_SERVER: 'ftp://skiff.test' })).toThrow(
       'SKIFF_SERVER must start with http:// or https://, not ftp://',

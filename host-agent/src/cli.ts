@@ -4,11 +4,15 @@ import { runAgent, type AgentOptions } from './agent.js';
 import { DEFAULT_ENGINE_SOCKET } from './engine-api/engine-server.js';
 import { ExitCode } from './exit-code.js';
 import { parseRemapSpec, RemapError } from './userns/userns-remap.js';
+import { errorMessage } from './error-message.js';
+import { IpNetworkHost } from './networks/network-host.js';
+import { removeHostNetworks } from './networks/network-service.js';
 import { isLogLevel, LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
 
 export const DEFAULT_ROOT = '/var/lib/skiff';
 
 export const USAGE = `Usage: skiff-agent [--server URL [--join-token TOKEN]] [options]
+       skiff-agent remove-networks [--root DIR] [--bridge NAME] [--nft-table NAME]
 
 Runs the Skiff host agent: a container engine serving the Docker Engine API on a
 local socket (as root) and, with --server, an outgoing link to a Skiff server
@@ -42,8 +46,12 @@ Environment (a flag wins over its variable):
   SKIFF_NETWORK_POOL and SKIFF_NFT_TABLE for --bridge, --bridge-subnet,
   --network-pool and --nft-table.
 
+remove-networks (run by uninstall, with the agent stopped and its containers
+gone) deletes the bridges the state under --root names, the default bridge and
+the engine's nftables table (or its iptables chains), and exits.
+
 Exit status:
-  0  stopped by SIGINT or SIGTERM
+  0  stopped by SIGINT or SIGTERM (remove-networks: done)
   1  enrolment refused or failed, the state directory is unusable, or the
      engine could not start (it needs root)
   2  bad arguments, or no join token for a host that is not enrolled yet
@@ -59,7 +67,12 @@ export class UsageError extends Error {
 }
 
 export type CliCommand =
-  { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: AgentOptions; logLevel: LogLevel };
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; options: AgentOptions; logLevel: LogLevel }
+  | { kind: 'remove-networks'; root: string; bridgeName: string; table: string };
+
+const REMOVE_NETWORKS_OPTIONS: readonly string[] = ['root', 'bridge', 'nft-table'];
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -92,7 +105,12 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
   const switches = new Set(argv.map((argument) => SWITCHES.get(argument)));
   if (switches.has('help')) return { kind: 'help' };
   if (switches.has('version')) return { kind: 'version' };
-  const values = scanValues(argv);
+  const removeNetworks = argv[0] === 'remove-networks';
+  const values = scanValues(removeNetworks ? argv.slice(1) : argv);
+  if (removeNetworks) {
+    const extra = [...values.keys()].find((option) => !REMOVE_NETWORKS_OPTIONS.includes(option));
+    if (extra) throw new UsageError(`remove-networks takes only --root, --bridge and --nft-table, not --${extra}`);
+  }
 
   const pick = (option: ValueOption): { value: string; source: string } | undefined => {
     const fromFlag = values.get(option);
@@ -141,6 +159,14 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
     if (subnet && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(subnet.value)) {
       throw new UsageError(`${subnet.source} must be an IPv4 CIDR such as 172.31.0.0/16`);
     }
+  }
+  if (removeNetworks) {
+    return {
+      kind: 'remove-networks',
+      root: options.root,
+      bridgeName: network.bridgeName?.value ?? 'skiff0',
+      table: network.table?.value ?? 'skiff',
+    };
   }
   if (network.bridgeName || network.bridgeSubnet || network.pool || network.table) {
     options.network = {
@@ -254,6 +280,25 @@ export async function runCli(
       return ExitCode.Ok;
     case 'run':
       return runUntilStopped(command.options, command.logLevel);
+    case 'remove-networks':
+      return removeNetworksCommand(command, output);
+  }
+}
+
+async function removeNetworksCommand(
+  command: { root: string; bridgeName: string; table: string },
+  output: CliOutput,
+): Promise<ExitCode> {
+  try {
+    const removed = await removeHostNetworks({ ...command, host: new IpNetworkHost() });
+    output.stdout(
+      `removed the network rules (table ${command.table})` +
+        (removed.length ? ` and the bridges ${removed.join(', ')}\n` : '; no bridge was left\n'),
+    );
+    return ExitCode.Ok;
+  } catch (error) {
+    output.stderr(`skiff-agent: cannot remove the networks: ${errorMessage(error)}\n`);
+    return ExitCode.Failure;
   }
 }
 

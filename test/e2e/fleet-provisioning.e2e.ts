@@ -75,8 +75,16 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
 
   const engine = (host: FleetHost) => `/api/hosts/${hostIds.get(host.name)}/engine/v1.41`;
 
-  /** Nothing of Skiff on the host: no files, no staging directory, no process of the bundle. */
+  /** Nothing of Skiff on the host: no files, no staging directory, no process of the bundle, no bridge or rule. */
   const expectNothingLeft = async (host: FleetHost) => {
+    const links = (await run('ip', ['-n', host.netns, '-br', 'link', 'show'])).stdout;
+    expect(
+      links
+        .split('\n')
+        .map((line) => line.split(/[\s@]/)[0])
+        .filter((name) => /^(skiff0|sk-)/.test(name ?? '')),
+    ).toEqual([]);
+    expect((await run('ip', ['netns', 'exec', host.netns, 'nft', 'list', 'tables'])).stdout).not.toContain('skiff');
     for (const path of ['/opt/skiff', '/etc/skiff', '/var/lib/skiff', '/run/skiff', '/var/log/skiff']) {
       expect(existsSync(host.path(path)), `${path} on ${host.name}`).toBe(false);
     }

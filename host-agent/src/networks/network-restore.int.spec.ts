@@ -108,6 +108,36 @@ describe('networks across a SIGKILLed agent', () => {
     expect(next).not.toContain(`${address}/`);
   });
 
+  it("leaves its bridges and rules up when it stops; uninstall's remove-networks takes them away, and only them", async () => {
+    const bridge = await bridgeOf('kept');
+    const ids = await docker('ps', '-aq');
+    if (ids) await docker('rm', '-f', ...ids.split('\n'));
+    await agent?.stop('SIGTERM');
+    // A stop is not an uninstall: containers of a live-restored agent would need all of it.
+    expect((await run('ip', ['link', 'show', 'dev', bridge])).stdout).toContain(bridge);
+    expect(await nftTable()).toContain('postrouting');
+    const bystander = `${network.bridgeName.slice(0, 11)}keep`;
+    await run('ip', ['link', 'add', bystander, 'type', 'bridge']);
+    try {
+      const removed = await run('node', [agentScript, 'remove-networks', '--root', root], {
+        env: { ...process.env, SKIFF_BRIDGE: network.bridgeName, SKIFF_NFT_TABLE: network.table },
+      });
+      expect(removed.stdout).toContain(`and the bridges ${network.bridgeName}, ${bridge}`);
+      for (const gone of [network.bridgeName, bridge]) {
+        await expect(run('ip', ['link', 'show', 'dev', gone])).rejects.toThrow(/does not exist/);
+      }
+      await expect(nftTable()).rejects.toThrow(/No such file or directory/);
+      expect((await run('ip', ['link', 'show', 'dev', bystander])).stdout).toContain(bystander);
+      // Run again (an uninstall retried): nothing left, still fine.
+      const again = await run('node', [agentScript, 'remove-networks', '--root', root], {
+        env: { ...process.env, SKIFF_BRIDGE: network.bridgeName, SKIFF_NFT_TABLE: network.table },
+      });
+      expect(again.stdout).toContain('no bridge was left');
+    } finally {
+      await run('ip', ['link', 'del', bystander]).catch(() => undefined);
+    }
+  });
+
   async function bridgeOf(name: string): Promise<string> {
     const id = await docker('network', 'inspect', name, '--format', '{{.Id}}');
     return `sk-${id.slice(0, 12)}`;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { conflict, forbidden, invalidArgument, notFound, unavailable } from '../engine-error.js';
@@ -146,20 +146,13 @@ export class NetworkService {
   /** Every bridge, rule and DNS server of this engine goes (for tests and uninstall; containers must be gone). */
   async teardown(): Promise<void> {
     this.close();
-    await this.exclusive(async () => {
-      for (const network of this.state.networks) await this.options.host.deleteBridge(network.bridge);
-      if (await this.options.host.hasNft()) await this.options.host.applyNft(nftDeleteTable(this.options.table));
-      else if (await this.options.host.hasIptables()) {
-        const chains = iptablesChains(this.options.table);
-        await this.options.host.removeIptables(iptablesJumps(this.options.table), [
-          { table: 'nat', chain: chains.postrouting },
-          { table: 'nat', chain: chains.prerouting },
-          { table: 'nat', chain: chains.output },
-          { table: 'nat', chain: chains.publish },
-          { table: 'filter', chain: chains.forward },
-        ]);
-      }
-    });
+    await this.exclusive(() =>
+      removeFromHost(
+        this.options.host,
+        this.state.networks.map((network) => network.bridge),
+        this.options.table,
+      ),
+    );
   }
 
   // ---- the Engine API's networks ----------------------------------------------------------------
@@ -1163,4 +1156,59 @@ export function parseNetworkCreate(body: unknown): NetworkCreateRequest {
   if (ipRange) request.ipRange = ipRange;
   if (subnet) planAddresses({ subnet, gateway, ipRange });
   return request;
+}
+
+/**
+ * Uninstall, with the agent stopped and its containers gone: removes the bridges the network state
+ * files under `root` name (the engine's own and, with `--userns-remap`, the remapped store's) plus
+ * the default bridge, and the engine's nftables table or iptables chains. Interfaces the state does
+ * not name are left alone. Resolves with the bridges that were there and are gone.
+ */
+export async function removeHostNetworks(options: {
+  root: string;
+  host: NetworkHost;
+  bridgeName: string;
+  table: string;
+}): Promise<string[]> {
+  checkTableName(options.table);
+  const stores = [options.root];
+  const entries = await readdir(options.root, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    // A remapped engine keeps its whole store under <root>/<uid>.<gid>.
+    if (entry.isDirectory() && /^\d+\.\d+$/.test(entry.name)) stores.push(join(options.root, entry.name));
+  }
+  const bridges = new Set([options.bridgeName]);
+  for (const store of stores) {
+    const path = join(store, 'networks', 'state.json');
+    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (text === undefined) continue;
+    const state = JSON.parse(text) as Partial<NetworkState>;
+    for (const network of state.networks ?? []) {
+      // A name that is no interface name is not handed to `ip`.
+      if (/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(network.bridge)) bridges.add(network.bridge);
+    }
+  }
+  const present: string[] = [];
+  for (const bridge of bridges) if (await options.host.linkExists(bridge)) present.push(bridge);
+  await removeFromHost(options.host, [...bridges], options.table);
+  return present;
+}
+
+async function removeFromHost(host: NetworkHost, bridges: readonly string[], table: string): Promise<void> {
+  for (const bridge of bridges) await host.deleteBridge(bridge);
+  if (await host.hasNft()) {
+    await host.applyNft(nftDeleteTable(table));
+  } else if (await host.hasIptables()) {
+    const chains = iptablesChains(table);
+    await host.removeIptables(iptablesJumps(table), [
+      { table: 'nat', chain: chains.postrouting },
+      { table: 'nat', chain: chains.prerouting },
+      { table: 'nat', chain: chains.output },
+      { table: 'nat', chain: chains.publish },
+      { table: 'filter', chain: chains.forward },
+    ]);
+  }
 }
