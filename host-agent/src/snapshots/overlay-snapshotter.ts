@@ -9,6 +9,7 @@
  *   <root>/containers/<id>/merged   where the rootfs is mounted
  */
 import { randomBytes } from 'node:crypto';
+import { rmdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -174,10 +175,13 @@ export class OverlaySnapshotter {
       cleaned = true;
       try {
         this.sys.umount2(target, ['detach']);
-      } finally {
-        void rm(target, { recursive: true, force: true }).catch(() => undefined);
+        // Unmounted, the directory is empty: removed at once, so it is gone before the reader sees the end.
+        rmdirSync(target);
+      } catch {
+        // Still mounted (nothing is deleted through a mount) or already gone: the container's removal sees to it.
       }
     };
+    stream.once('end', cleanup);
     stream.once('close', cleanup);
     return stream;
   }
