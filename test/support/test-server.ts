@@ -19,10 +19,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The real server, in this process, on a fresh database and a free port. */
-export async function startTestServer(adminUrl: string): Promise<TestServer> {
-  const database = await createTestDatabase(adminUrl);
-  await runMigrations(database.url);
+/**
+ * The real server, in this process, on a fresh database and a free port; or, with `database`, a
+ * second start on a database another test server made (as after a restart; close leaves it).
+ */
+export async function startTestServer(
+  adminUrl: string,
+  options: { database?: TestDatabase } = {},
+): Promise<TestServer> {
+  const database = options.database ?? (await createTestDatabase(adminUrl));
+  if (!options.database) await runMigrations(database.url);
   const config = {
     ...loadServerConfig({}),
     databaseUrl: database.url,
@@ -41,7 +47,7 @@ export async function startTestServer(adminUrl: string): Promise<TestServer> {
     database,
     close: async () => {
       await app.close();
-      await database.drop();
+      if (!options.database) await database.drop();
     },
   };
 }

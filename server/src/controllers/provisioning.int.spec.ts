@@ -94,6 +94,53 @@ describe('the provisioning API', () => {
     expect(row.action).toBe('join-token.create');
   });
 
+  it('closes, on the next start, a job a server stop cut off: the step it was in failed, the rest skipped, audited', async () => {
+    // What a server killed during the upload of an install leaves in the database.
+    const steps = [
+      { name: 'connect', title: 'Connect over SSH', status: 'succeeded', output: 'connected\n' },
+      { name: 'preflight', title: 'Check the host', status: 'succeeded', output: '' },
+      { name: 'upload', title: 'Upload the agent bundle', status: 'running', output: '' },
+      { name: 'verify', title: 'Verify the bundle', status: 'pending', output: '' },
+    ];
+    const [cutOff] = await query<{ id: string }>(
+      server.database.url,
+      `INSERT INTO provisioning_jobs (batch_id, kind, address, port, status, steps)
+       VALUES (gen_random_uuid(), 'install', '192.0.2.44', 22, 'running', $1::jsonb) RETURNING id`,
+      [JSON.stringify(steps)],
+    );
+    const restarted = await startTestServer(inject('databaseAdminUrl'), { database: server.database });
+    try {
+      const job = await call(restarted.baseUrl, admin, 'GET', `/api/provisioning/jobs/${cutOff.id}`);
+      expect(job.status).toBe(200);
+      expect(job.body.status).toBe('failed');
+      expect(job.body.finishedAt).not.toBeNull();
+      expect(job.body.error).toBe(
+        'the server stopped while this install ran (during "Upload the agent bundle"): the host may hold part of the ' +
+          'install; look at it, uninstall it (keeping data if it had any) and install again',
+      );
+      expect(job.body.steps.map((step: { status: string }) => step.status)).toEqual([
+        'succeeded',
+        'succeeded',
+        'failed',
+        'skipped',
+      ]);
+      expect(job.body.steps[2].error).toBe('the server stopped during this step');
+      const [audited] = await query<{
+        outcome: string;
+        actor_type: string;
+        target: string;
+        details: { jobId: string };
+      }>(
+        server.database.url,
+        `SELECT outcome, actor_type, target, details FROM audit_events WHERE action = 'provisioning.install'`,
+      );
+      expect(audited).toMatchObject({ outcome: 'failure', actor_type: 'system', target: '192.0.2.44:22' });
+      expect(audited.details.jobId).toBe(cutOff.id);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('documents every route in the OpenAPI document', async () => {
     const docs = await as(null, 'GET', '/api/docs-json');
     const paths = Object.entries(

@@ -74,6 +74,10 @@ export class ProvisioningRepository {
     return this.jobs.findOneBy({ id });
   }
 
+  listJobsWithStatus(status: ProvisioningJobEntity['status']): Promise<ProvisioningJobEntity[]> {
+    return this.jobs.find({ where: { status }, order: { createdAt: 'ASC' } });
+  }
+
   listJobs(limit: number, batchId?: string): Promise<ProvisioningJobEntity[]> {
     return this.jobs.find({
       where: batchId ? { batchId } : {},

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ProvisioningJobSummary } from '@skiff/protocol';
 import { randomUUID } from 'node:crypto';
 import { SERVER_CONFIG } from '../config/config.module.js';
@@ -135,8 +135,16 @@ class StepFailure extends Error {
  * SSH, with host keys pinned on first (confirmed) contact, every step streamed to the consoles
  * and recorded on the job, and every job audited. A failed install undoes what it did.
  */
+/** What to do about a job a server stop cut off, by kind. */
+const INTERRUPTED_ADVICE: Record<ProvisioningJobEntity['kind'], string> = {
+  install:
+    'the host may hold part of the install; look at it, uninstall it (keeping data if it had any) and install again',
+  upgrade: 'look at the host and run the upgrade again',
+  uninstall: 'run the uninstall again',
+};
+
 @Injectable()
-export class ProvisioningService {
+export class ProvisioningService implements OnApplicationBootstrap {
   private readonly logger = new Logger('provisioning');
   private running = 0;
   private readonly queue: Array<() => void> = [];
@@ -155,6 +163,53 @@ export class ProvisioningService {
     private readonly clock: Clock,
     @Inject(SERVER_CONFIG) private readonly config: ServerConfig,
   ) {}
+
+  /**
+   * Jobs still `running` in the database when the server starts were cut off by its stop: nothing
+   * runs them any more. Each is closed as failed, with the step it was in and what to do, and
+   * audited, so the console never shows a job that runs forever.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    for (const job of await this.provisioning.listJobsWithStatus('running')) {
+      const now = this.clock.now();
+      const cutOff = job.steps.find((step) => step.status === 'running');
+      for (const step of job.steps) {
+        if (step === cutOff) {
+          step.status = 'failed';
+          step.error = 'the server stopped during this step';
+          step.finishedAt = now.toISOString();
+        } else if (step.status === 'pending') {
+          step.status = 'skipped';
+        }
+      }
+      job.status = 'failed';
+      job.error =
+        `the server stopped while this ${job.kind} ran` +
+        (cutOff ? ` (during "${cutOff.title}")` : '') +
+        `: ${INTERRUPTED_ADVICE[job.kind]}`;
+      job.finishedAt = now;
+      await this.provisioning.saveJob(job);
+      await this.audit.record({ system: true }, null, {
+        action: `provisioning.${job.kind}`,
+        outcome: 'failure',
+        target: `${job.address}:${job.port}`,
+        hostId: job.hostId,
+        error: job.error,
+        durationMs: now.getTime() - job.createdAt.getTime(),
+        details: {
+          jobId: job.id,
+          batchId: job.batchId,
+          interrupted: true,
+          steps: job.steps.map((step) => ({
+            name: step.name,
+            status: step.status,
+            ...(step.error ? { error: step.error } : {}),
+          })),
+        },
+      });
+      this.logger.warn(`job ${job.id} (${job.kind} on ${job.address}:${job.port}) was cut off by a server stop`);
+    }
+  }
 
   async bundle(): Promise<BundleView> {
     const bundle = await this.bundles.current();
