@@ -60,21 +60,36 @@ export async function runAtOnce(commands: readonly TimedCommand[], timeoutMs = 3
   return { wallMs: nowMs() - startedAt, outcomes };
 }
 
-/** Runs a command that must succeed (set-up and clean-up steps, never timed); resolves with its stdout. */
+/**
+ * Runs a command that must succeed (set-up and clean-up steps, never timed); resolves with its
+ * stdout. A command still running after `timeoutMs` (default 3 minutes) is killed and rejects, so
+ * a peer that hangs is reported instead of stalling the run.
+ */
 export function runChecked(
   argv: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; input?: Buffer } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: Buffer; timeoutMs?: number } = {},
 ): Promise<string> {
   const [file, ...args] = argv;
+  const timeoutMs = options.timeoutMs ?? 180_000;
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', (error) => reject(new Error(`${file} could not start: ${error.message}`)));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`${file} could not start: ${error.message}`));
+    });
     child.once('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
+      clearTimeout(timer);
+      if (timedOut) reject(new Error(`${argv.join(' ')} did not finish within ${timeoutMs / 1000} s (killed)`));
+      else if (code === 0) resolve(stdout);
       else
         reject(
           new Error(`${argv.join(' ')} failed (${signal ?? `exit code ${code}`}): ${stderr.trim() || stdout.trim()}`),
