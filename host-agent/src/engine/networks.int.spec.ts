@@ -485,6 +485,29 @@ describe('container networks', () => {
     expect(await nftTable(fixture.network.table)).not.toContain('dnat to');
   });
 
+  it('moves published ports to the network a container keeps when it is disconnected from the first', async () => {
+    await docker('network', 'create', 'first');
+    await docker('network', 'create', 'second');
+    // prettier-ignore
+    await docker('run', '-d', '--name', 'moving', '--network', 'first', '-p', '7200', 'busybox',
+      'nc', '-ll', '-p', '7200', '-e', 'echo', 'moved');
+    const port = Number((await inspect('moving')).NetworkSettings.Ports['7200/tcp']?.[0].HostPort);
+    expect(await eventually(() => tcpExchange(port, ''))).toBe('moved\n');
+    await docker('network', 'connect', 'second', 'moving');
+    const networks = (await inspect('moving')).NetworkSettings.Networks;
+    const [before, after] = [networks.first?.IPAddress, networks.second?.IPAddress];
+    expect(await nftTable(fixture.network.table)).toContain(`dnat to ${before}:7200`);
+
+    await docker('network', 'disconnect', 'first', 'moving');
+    const rules = await nftTable(fixture.network.table);
+    expect(rules).toContain(`dnat to ${after}:7200`);
+    expect(rules).not.toContain(`dnat to ${before}:`);
+    expect(await eventually(() => tcpExchange(port, ''))).toBe('moved\n');
+    expect(await docker('port', 'moving', '7200')).toBe(`0.0.0.0:${port}`);
+    await docker('rm', '-f', 'moving');
+    await docker('network', 'rm', 'first', 'second');
+  });
+
   it('keeps rules, addresses and published ports across an agent restart, without duplicates', async () => {
     await docker('network', 'create', 'kept');
     await docker(

@@ -386,8 +386,15 @@ export class NetworkService {
         throw forbidden(`container ${container.name} is not connected to network ${network.name}`);
       }
       if (endpoint.hostInterface) await this.options.host.deleteLink(endpoint.hostInterface).catch(() => undefined);
-      this.state.endpoints[container.id] = endpoints.filter((candidate) => candidate !== endpoint);
+      const remaining = endpoints.filter((candidate) => candidate !== endpoint);
+      this.state.endpoints[container.id] = remaining;
       await this.save();
+      // Published ports follow the container to the address it still has (DNAT and the loopback proxy).
+      if (endpoint.address && container.id in this.state.ports) {
+        const next = remaining.find((candidate) => candidate.address)?.address;
+        if (next) for (const proxy of this.proxies.get(container.id) ?? []) proxy.retarget(next);
+        await this.applyFirewall();
+      }
     });
   }
 
@@ -991,7 +998,8 @@ export class NetworkService {
   private async applyFirewall(): Promise<void> {
     const ports: FirewallPort[] = [];
     for (const [containerId, mappings] of Object.entries(this.state.ports)) {
-      const endpoint = (this.state.endpoints[containerId] ?? [])[0];
+      // The same endpoint the loopback proxy relays to (openProxies): the first with an address.
+      const endpoint = (this.state.endpoints[containerId] ?? []).find((candidate) => candidate.address);
       const network = endpoint && this.networkById(endpoint.networkId);
       if (!endpoint?.address || !network) continue;
       for (const mapping of mappings) {

@@ -9,6 +9,8 @@ import { conflict } from '../engine-error.js';
  */
 export interface PortProxy {
   readonly hostPort: number;
+  /** New connections (and UDP datagrams) go to this address from now on; the host port stays held. */
+  retarget(containerAddress: string): void;
   close(): void;
 }
 
@@ -41,9 +43,10 @@ async function openTcp(
   hostIp: string,
 ): Promise<PortProxy> {
   const sockets = new Set<import('node:net').Socket>();
+  let target = options.containerAddress;
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     const upstream = createConnection({
-      host: options.containerAddress,
+      host: target,
       port: options.containerPort,
       allowHalfOpen: true,
     });
@@ -77,6 +80,9 @@ async function openTcp(
   const address = server.address();
   return {
     hostPort: typeof address === 'object' && address ? address.port : options.hostPort,
+    retarget: (containerAddress) => {
+      target = containerAddress;
+    },
     close: () => {
       server.close();
       for (const socket of sockets) socket.destroy();
@@ -89,6 +95,7 @@ async function openUdp(
   hostIp: string,
 ): Promise<PortProxy> {
   const socket = createSocket('udp4');
+  let target = options.containerAddress;
   const peers = new Map<string, { upstream: UdpSocket; timer: NodeJS.Timeout }>();
   socket.on('message', (message, from) => {
     const key = `${from.address}:${from.port}`;
@@ -107,7 +114,7 @@ async function openUdp(
       peers.delete(key);
     }, UDP_IDLE_MS);
     current.timer.unref();
-    current.upstream.send(message, options.containerPort, options.containerAddress);
+    current.upstream.send(message, options.containerPort, target);
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -119,6 +126,9 @@ async function openUdp(
   socket.on('error', () => undefined);
   return {
     hostPort: socket.address().port,
+    retarget: (containerAddress) => {
+      target = containerAddress;
+    },
     close: () => {
       for (const peer of peers.values()) {
         clearTimeout(peer.timer);
