@@ -4,6 +4,7 @@
  * at its high-water mark. Once no call has arrived for a while, and the heap has grown since the
  * last time, one full collection runs and V8 releases the pages it no longer needs.
  */
+import koffi from 'koffi';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -96,7 +97,24 @@ export function v8Collector(): (() => void) | undefined {
 
 function fullCollection(): () => void {
   const gc = v8Collector();
-  return () => gc?.();
+  const trim = mallocTrim();
+  return () => {
+    gc?.();
+    trim?.();
+  };
+}
+
+/**
+ * glibc's malloc_trim(0): the C heap (Node's buffers, zlib, TLS, libuv requests) returns its free
+ * pages to the kernel, which glibc's allocator otherwise keeps after a burst.
+ */
+function mallocTrim(): (() => void) | undefined {
+  try {
+    const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    return () => void trim(0);
+  } catch {
+    return undefined; // not glibc (musl has no malloc_trim): V8's collection alone
+  }
 }
 
 function mib(bytes: number): string {
