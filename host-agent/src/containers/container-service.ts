@@ -643,7 +643,8 @@ export class ContainerService {
         oomKilled: false,
         error: '',
       };
-      await this.store.save(record);
+      // Running cannot outlive the host: atomic (an agent killed now finds it), without an fsync.
+      await this.store.save(record, { durable: false });
       this.publish(record, 'start');
       void started.exited
         .then(
@@ -803,7 +804,9 @@ export class ContainerService {
       .catch((error: unknown) =>
         this.options.logger.warn(`container ${record.name}: releasing its addresses: ${errorMessage(error)}`),
       );
-    await this.store.save(record);
+    // A --rm container is marked for removal at once (durably); an agent killed before that finds
+    // it running, sees its exit in the shim's state, and removes it then.
+    if (restart || !record.request.host.autoRemove) await this.store.save(record);
     if (oomKilled) this.publish(record, 'oom');
     this.publish(record, 'die', { exitCode: String(record.state.exitCode) });
     if (restart) this.scheduleRestart(id, delayMs);

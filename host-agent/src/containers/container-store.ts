@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound } from '../engine-error.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
+import { replaceFile, writeFileAtomic } from '../state/atomic-file.js';
 import type { ContainerRecord } from './container-record.js';
 
 const RECORD_FILE = 'container.json';
@@ -78,11 +78,18 @@ export class ContainerStore {
     await this.save(record);
   }
 
-  /** Writes the record; a container removed meanwhile (its directory gone) is not written again. */
-  async save(record: ContainerRecord): Promise<void> {
+  /**
+   * Writes the record; a container removed meanwhile (its directory gone) is not written again.
+   * Always atomic; durable (fsync) unless `durable: false`, for states that cannot outlive the host
+   * (running, being removed): the agent's own crash still finds them, and a host's restart ends
+   * the container anyway, whose next start records it again.
+   */
+  async save(record: ContainerRecord, { durable = true } = {}): Promise<void> {
     if (!this.byId.has(record.id)) return;
+    const path = join(this.directory(record.id), RECORD_FILE);
     try {
-      await writeFileAtomic(join(this.directory(record.id), RECORD_FILE), JSON.stringify(record), { mode: 0o600 });
+      if (durable) await writeFileAtomic(path, JSON.stringify(record), { mode: 0o600 });
+      else await replaceFile(path, JSON.stringify(record), 0o600);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !this.byId.has(record.id)) return;
       throw error;

@@ -56,6 +56,7 @@ describe('a SIGKILLed agent finds its containers again', () => {
   it('keeps the log whole across the kill, knows exits that happened meanwhile, and runs exec again', async () => {
     await docker('run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', COUNTER);
     await docker('run', '-d', '--name', 'short', 'busybox', 'sh', '-c', 'sleep 1; exit 7');
+    await docker('run', '-d', '--rm', '--name', 'short-rm', 'busybox', 'sh', '-c', 'sleep 1; exit 3');
     const before = JSON.parse(await docker('inspect', 'counter'))[0] as { State: { Pid: number; StartedAt: string } };
 
     // A client follows the log while the agent dies under it.
@@ -80,6 +81,8 @@ describe('a SIGKILLed agent finds its containers again', () => {
     const short = JSON.parse(await docker('inspect', 'short'))[0] as { State: { Status: string; ExitCode: number } };
     expect(short.State).toMatchObject({ Status: 'exited', ExitCode: 7 });
     expect(await docker('ps', '-a', '--filter', 'name=short', '--format', '{{.Status}}')).toMatch(/^Exited \(7\)/);
+    // A --rm container that ended meanwhile is removed once the agent is back, as if it had watched.
+    await expect.poll(() => docker('ps', '-a', '--filter', 'name=short-rm', '--format', '{{.Names}}')).toBe('');
 
     // Following again: every number from 1 on, each once, and still counting.
     const seenBefore = numbers(followed);

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../state/atomic-file.js';
+import { replaceFile, writeFileAtomic } from '../state/atomic-file.js';
 import type { NetworkState } from './network-record.js';
 
 /** `<root>/networks/state.json`: the networks, every container's endpoints and published ports, written atomically. */
@@ -34,13 +33,6 @@ export class NetworkStore {
       await writeFileAtomic(this.path, text, { mode: 0o600 });
       return;
     }
-    const temporary = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temporary, text, { mode: 0o600 });
-      await rename(temporary, this.path);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    await replaceFile(this.path, text, 0o600);
   }
 }

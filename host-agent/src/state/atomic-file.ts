@@ -64,3 +64,18 @@ async function syncDirectory(directory: string, fileSystem: AtomicFileSystem): P
     await handle.close();
   }
 }
+
+/**
+ * Atomic but not durable: a temporary file renamed over `path`, no fsync. A crash of this process
+ * leaves the old or the new content; a crash of the host may leave the old one.
+ */
+export async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await fs.writeFile(temporary, data, { mode, flag: 'wx' });
+    await fs.rename(temporary, path);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+}
