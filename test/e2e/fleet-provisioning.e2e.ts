@@ -222,7 +222,14 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
       // An absolute link inside the host's root: followed there, not here.
       const release = await readlink(host.path('/opt/skiff/current'));
       expect(release).toMatch(/^\/opt\/skiff\/releases\/[0-9a-f]{64}$/);
-      expect((await readFile(host.path(`${release}/VERSION`), 'utf8')).trim()).toMatch(/^0\.\d+\.\d+\+[0-9a-f]{12}$/);
+      const version = (await readFile(host.path(`${release}/VERSION`), 'utf8')).trim();
+      expect(version).toMatch(/^0\.\d+\.\d+\+[0-9a-f]{12}$/);
+      // The agent reports the bundle it runs, so the console can tell hosts on another bundle.
+      await expect
+        .poll(
+          async () => (await call(baseUrl, admin, 'GET', `/api/hosts/${enrolled?.id}`)).body.inventory?.agentVersion,
+        )
+        .toBe(version);
       expect(existsSync(host.path('/var/lib/skiff/plane'))).toBe(true);
       // The join token was used and the settings file is root's alone.
       expect((await run('stat', ['-c', '%a', host.path('/etc/skiff/agent.env')])).stdout.trim()).toBe('600');
