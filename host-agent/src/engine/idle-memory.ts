@@ -4,9 +4,9 @@
  * at its high-water mark. Once no call has arrived for a while, and the heap has grown since the
  * last time, one full collection runs and V8 releases the pages it no longer needs.
  */
-import koffi from 'koffi';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { mallocTrimmer } from '../sys/libc-sys-calls.js';
 
 export interface IdleMemoryOptions {
   /** How long without a call counts as quiet. */
@@ -97,24 +97,11 @@ export function v8Collector(): (() => void) | undefined {
 
 function fullCollection(): () => void {
   const gc = v8Collector();
-  const trim = mallocTrim();
+  const trim = mallocTrimmer();
   return () => {
     gc?.();
     trim?.();
   };
-}
-
-/**
- * glibc's malloc_trim(0): the C heap (Node's buffers, zlib, TLS, libuv requests) returns its free
- * pages to the kernel, which glibc's allocator otherwise keeps after a burst.
- */
-function mallocTrim(): (() => void) | undefined {
-  try {
-    const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-    return () => void trim(0);
-  } catch {
-    return undefined; // not glibc (musl has no malloc_trim): V8's collection alone
-  }
 }
 
 function mib(bytes: number): string {

@@ -63,6 +63,20 @@ function loadLibc(): Libc {
   return libc;
 }
 
+/**
+ * glibc's malloc_trim(0): the C heap (Node's buffers, zlib, TLS, libuv requests) gives its free
+ * pages back to the kernel, which glibc's allocator otherwise keeps after a burst. Undefined where
+ * the C library has none (musl).
+ */
+export function mallocTrimmer(): (() => void) | undefined {
+  try {
+    const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    return () => void trim(0);
+  } catch {
+    return undefined;
+  }
+}
+
 function check(result: number | bigint, syscall: string, path: string, detail?: string): number {
   const value = Number(result);
   if (value < 0) throw new SysError(syscall, koffi.errno(), path, detail);
