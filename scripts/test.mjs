@@ -29,6 +29,11 @@ try {
     'libc6-dev',
     'chromium',
     'busybox-static',
+    // The arm64 agent bundle: skiff-shim cross-compiled, its Node.js and koffi run under qemu-aarch64.
+    'gcc-aarch64-linux-gnu',
+    'libc6-dev-arm64-cross',
+    'libstdc++6-arm64-cross',
+    'qemu-user',
     // The registry tests: a real registry, an independent client, zstd layers.
     'docker-registry',
     'skopeo',

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +18,16 @@ const run = promisify(execFile);
 /** The checkout the server runs from: the bundle is made of its built agent. */
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Architectures a bundle can be made for here: the shim is compiled by this machine's C compiler. */
+/**
+ * Architectures a bundle can be made for, by Node's names. This machine's own is built with its C
+ * compiler; the other one with Debian's cross toolchain (host-agent/scripts/build-shim.mjs --arch).
+ */
 export type BundleArch = 'x64' | 'arm64';
+
+export const BUNDLE_ARCHES: readonly BundleArch[] = ['x64', 'arm64'];
+
+/** ELF e_machine of the binaries of each architecture (EM_X86_64, EM_AARCH64). */
+const ELF_MACHINE: Readonly<Record<BundleArch, number>> = { x64: 62, arm64: 183 };
 
 export interface AgentBundle {
   arch: BundleArch;
@@ -41,12 +49,16 @@ export const INSTALL_SCRIPT_PATH = join(repoRoot, 'deploy/install.sh');
  * node_modules, the protocol package), the static skiff-shim and skiff-init, a Node.js runtime
  * from the npm registry's `node-linux-<arch>` package (fetched once with npm and cached) and the
  * host scripts; packed as a gzipped tar with its sha256. The same inputs make the same bytes.
+ *
+ * A bundle for the other architecture than the server's gets a cross-compiled shim and init,
+ * and the platform packages of that architecture (koffi's prebuilt binary) fetched from the
+ * registry by the lockfile's version and integrity, as npm installs only this machine's.
  */
 @Injectable()
 export class AgentBundleRepository {
   private readonly logger = new Logger('agent-bundle');
-  private building: Promise<AgentBundle> | undefined;
-  private built: AgentBundle | undefined;
+  private readonly building = new Map<BundleArch, Promise<AgentBundle>>();
+  private readonly built = new Map<BundleArch, AgentBundle>();
 
   constructor(@Inject(SERVER_CONFIG) private readonly config: ServerConfig) {}
 
@@ -56,20 +68,50 @@ export class AgentBundleRepository {
 
   /** The current bundle, built when missing or older than the agent build it is made of. */
   async current(arch: BundleArch = 'x64'): Promise<AgentBundle> {
-    if (arch !== 'x64' || process.arch !== 'x64') {
+    if (!BUNDLE_ARCHES.includes(arch)) {
       throw new DomainError(
-        'unavailable',
-        `this server cannot make an agent bundle for ${arch}: skiff-shim is compiled by the server's own C compiler ` +
-          `for ${process.arch}; install the agent on ${arch} hosts from a server running on ${arch}`,
+        'invalid-argument',
+        `no agent bundle for ${String(arch)}: the architectures are x64, arm64`,
       );
     }
-    const inputsChanged = this.built === undefined || (await newestInput()) > this.built.builtAt.getTime();
-    if (!inputsChanged && this.built) return this.built;
-    this.building ??= this.build(arch).finally(() => {
-      this.building = undefined;
-    });
-    this.built = await this.building;
-    return this.built;
+    const built = this.built.get(arch);
+    if (built && (await newestInput(arch)) <= built.builtAt.getTime()) return built;
+    let building = this.building.get(arch);
+    if (!building) {
+      building = this.build(arch).finally(() => this.building.delete(arch));
+      this.building.set(arch, building);
+    }
+    const bundle = await building;
+    this.built.set(arch, bundle);
+    return bundle;
+  }
+
+  /**
+   * Resolves when this server can make a bundle for `arch`: its own architecture always, the
+   * other one when its cross toolchain is installed. Else unavailable, naming the packages.
+   */
+  async assertBuildable(arch: BundleArch): Promise<void> {
+    if (arch === process.arch) return;
+    await run(process.execPath, [buildShimScript, '--check', '--arch', arch], { timeout: 30_000 }).catch(
+      (error: unknown) => {
+        throw new DomainError('unavailable', `cannot make an agent bundle for ${arch}: ${scriptFailure(error)}`);
+      },
+    );
+  }
+
+  /** The architectures this server can make a bundle for now (for the install preflight). */
+  async buildableArches(): Promise<BundleArch[]> {
+    const arches: BundleArch[] = [];
+    for (const arch of BUNDLE_ARCHES) {
+      if (
+        await this.assertBuildable(arch).then(
+          () => true,
+          () => false,
+        )
+      )
+        arches.push(arch);
+    }
+    return arches;
   }
 
   /** skiff-host.sh, uploaded to a host before every job. */
@@ -94,13 +136,28 @@ export class AgentBundleRepository {
       throw new DomainError('unavailable', 'the agent is not built in this checkout: run `npm run build` first');
     });
     // The static shim and init: the build script rebuilds them only when their sources changed.
-    await run(process.execPath, [join(agentDir, 'scripts/build-shim.mjs'), '--quiet'], { timeout: 300_000 });
+    await run(process.execPath, [buildShimScript, '--quiet', '--arch', arch], { timeout: 300_000 }).catch(
+      (error: unknown) => {
+        throw new DomainError('unavailable', `cannot make an agent bundle for ${arch}: ${scriptFailure(error)}`);
+      },
+    );
+    const shimDir = shimBuildDir(arch);
+    // The inputs as of now, the shim just (re)built included: a later change makes the bundle stale.
+    const inputsAt = Date.now();
 
     const nodeVersion = process.versions.node;
     const nodeBinary = await this.nodeRuntime(arch, nodeVersion);
+    // A wrong binary here would only show on the host, as `exec format error` at its first start.
+    for (const binary of [nodeBinary, join(shimDir, 'skiff-shim'), join(shimDir, 'skiff-init')]) {
+      const machine = await elfMachine(binary);
+      if (machine !== ELF_MACHINE[arch]) {
+        throw new DomainError('internal', `${binary} is not a linux-${arch} binary (ELF machine ${machine ?? 'none'})`);
+      }
+    }
 
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const stage = join(this.dir, `stage-${process.pid}`);
+    // One stage per architecture: bundles of both may be built at the same time.
+    const stage = join(this.dir, `stage-${arch}-${process.pid}`);
     await rm(stage, { recursive: true, force: true });
     try {
       await mkdir(join(stage, 'node/bin'), { recursive: true });
@@ -111,16 +168,23 @@ export class AgentBundleRepository {
       for (const part of ['package.json', 'bin', 'dist', 'seccomp']) {
         await cp(join(agentDir, part), join(agent, part), { recursive: true, filter: notSourceMap });
       }
+      // Where the agent looks for them (engine.ts), whichever architecture they were built for.
       for (const binary of ['skiff-shim', 'skiff-init']) {
-        await cp(join(agentDir, 'shim/build', binary), join(agent, 'shim/build', binary));
+        await cp(join(shimDir, binary), join(agent, 'shim/build', binary));
       }
       const lock = JSON.parse(await readFile(join(repoRoot, 'package-lock.json'), 'utf8')) as {
         packages: LockPackages;
       };
-      for (const placed of placeProductionPackages(lock.packages, 'host-agent', (path) =>
-        existsSync(join(repoRoot, path)),
-      )) {
-        await copyPackage(placed, agent);
+      const placements = placeProductionPackages(
+        lock.packages,
+        'host-agent',
+        (path) => existsSync(join(repoRoot, path)),
+        // The official Node.js builds in node-linux-<arch> link glibc.
+        { os: 'linux', cpu: arch, libc: 'glibc' },
+      );
+      for (const placed of placements) {
+        if (placed.fetch) await this.copyRegistryPackage(placed.fetch, join(agent, placed.target));
+        else await copyPackage(placed, agent);
       }
 
       await mkdir(join(stage, 'bin'));
@@ -145,10 +209,56 @@ export class AgentBundleRepository {
       this.logger.log(
         `built agent bundle ${version} (${(size / 1048576).toFixed(1)} MiB) in ${Date.now() - started} ms`,
       );
-      return { arch, version, path, sha256, size, nodeVersion, builtAt: new Date(started) };
+      return { arch, version, path, sha256, size, nodeVersion, builtAt: new Date(inputsAt) };
     } finally {
       await rm(stage, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A package of the lockfile that is not installed here (another platform's), fetched once with
+   * `npm pack`, checked against the lockfile's integrity, cached, and copied to `to`.
+   */
+  private async copyRegistryPackage(
+    wanted: { name: string; version: string; integrity: string },
+    to: string,
+  ): Promise<void> {
+    const spec = `${wanted.name}@${wanted.version}`;
+    const cache = join(this.dir, 'cache', 'packages', `${wanted.name.replace('/', '+')}-${wanted.version}`);
+    const unpacked = join(cache, 'package');
+    if (!(await exists(join(unpacked, 'package.json')))) {
+      await rm(cache, { recursive: true, force: true });
+      await mkdir(cache, { recursive: true });
+      try {
+        const { stdout } = await run('npm', ['pack', spec, '--pack-destination', cache, '--json'], {
+          timeout: 300_000,
+          cwd: cache,
+        });
+        const [packed] = JSON.parse(stdout) as { filename: string }[];
+        const tarball = join(cache, packed.filename);
+        // Subresource Integrity: `<algorithm>-<base64 digest>`, the first of several when npm lists more.
+        const first = wanted.integrity.trim().split(/\s+/)[0];
+        const algorithm = first.slice(0, first.indexOf('-'));
+        const expected = first.slice(first.indexOf('-') + 1);
+        const actual = await hashFile(tarball, algorithm);
+        if (actual !== expected) {
+          throw new Error(`its ${algorithm} is ${actual}, package-lock.json has ${expected}`);
+        }
+        await mkdir(unpacked);
+        // npm tarballs hold one top folder, usually `package/`.
+        await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1', '--no-same-owner'], {
+          timeout: 120_000,
+        });
+        await rm(tarball, { force: true });
+      } catch (error) {
+        await rm(cache, { recursive: true, force: true });
+        throw new DomainError(
+          'unavailable',
+          `cannot fetch ${spec} from the npm registry: ${String((error as Error).message).trim()}`,
+        );
+      }
+    }
+    await cp(unpacked, to, { recursive: true });
   }
 
   /** `node-linux-<arch>@<version>` from the npm registry, fetched once with `npm pack` and cached. */
@@ -173,6 +283,31 @@ export class AgentBundleRepository {
     }
     await rm(tarball, { force: true });
     return binary;
+  }
+}
+
+const buildShimScript = join(repoRoot, 'host-agent/scripts/build-shim.mjs');
+
+/** Where build-shim.mjs puts the binaries of `arch`: build/ for this machine's, build/<arch>/ for a cross build. */
+function shimBuildDir(arch: BundleArch): string {
+  return join(repoRoot, 'host-agent/shim/build', ...(arch === process.arch ? [] : [arch]));
+}
+
+/** What a failed run of build-shim.mjs said: its message is written for the operator. */
+function scriptFailure(error: unknown): string {
+  const stderr = (error as { stderr?: unknown }).stderr;
+  return (typeof stderr === 'string' && stderr.trim()) || String((error as Error).message).trim();
+}
+
+/** e_machine of an ELF file, or undefined when it is none. */
+async function elfMachine(path: string): Promise<number | undefined> {
+  const file = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(20);
+    const { bytesRead } = await file.read(header, 0, 20, 0);
+    return bytesRead === 20 && header.readUInt32BE(0) === 0x7f454c46 ? header.readUInt16LE(18) : undefined;
+  } finally {
+    await file.close();
   }
 }
 
@@ -215,6 +350,13 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** A file's digest in base64, as an npm integrity string holds it (`sha512-<base64>`). */
+async function hashFile(path: string, algorithm: string): Promise<string> {
+  const hash = createHash(algorithm);
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('base64');
+}
+
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const files: string[] = [];
   for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
@@ -251,12 +393,14 @@ async function packDeterministically(stage: string, out: string): Promise<void> 
   await Promise.all([pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(out)), exited]);
 }
 
-/** The newest modification time of the agent build and the deploy files a bundle is made of. */
-async function newestInput(): Promise<number> {
+/** The newest modification time of the agent build and the deploy files a bundle of `arch` is made of. */
+async function newestInput(arch: BundleArch): Promise<number> {
+  const shimDir = relative(repoRoot, shimBuildDir(arch));
   const paths = [
     'host-agent/dist',
     'host-agent/protocol/dist',
-    'host-agent/shim/build',
+    `${shimDir}/skiff-shim`,
+    `${shimDir}/skiff-init`,
     'host-agent/package.json',
     'deploy/skiff-host.sh',
     'deploy/remove-containers.mjs',
