@@ -44,10 +44,16 @@ fetch() {
   fi
 }
 
-echo "==> downloading from $SERVER"
+case "$(uname -m)" in
+  x86_64 | amd64) arch=x64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) fail "architecture $(uname -m) is not supported: Skiff runs on x86_64 and aarch64" ;;
+esac
+
+echo "==> downloading from $SERVER (agent bundle for linux-$arch)"
 fetch "$SERVER/api/provisioning/skiff-host.sh" "$staging/skiff-host.sh" || fail "cannot download the host script from $SERVER"
-fetch "$SERVER/api/provisioning/bundle.tar.gz.sha256" "$staging/bundle.sha256" || fail "cannot download the checksum"
-fetch "$SERVER/api/provisioning/bundle.tar.gz" "$staging/bundle.tar.gz" || fail "cannot download the agent bundle"
+fetch "$SERVER/api/provisioning/bundle.tar.gz.sha256?arch=$arch" "$staging/bundle.sha256" || fail "cannot download the checksum (the server may have no bundle for $arch: see its answer at $SERVER/api/provisioning/bundle.tar.gz.sha256?arch=$arch)"
+fetch "$SERVER/api/provisioning/bundle.tar.gz?arch=$arch" "$staging/bundle.tar.gz" || fail "cannot download the agent bundle"
 sha=$(awk '{ print $1; exit }' "$staging/bundle.sha256")
 host="sh $staging/skiff-host.sh"
 
@@ -57,7 +63,6 @@ echo "$facts" | sed 's/^/    /'
 echo "$facts" | grep -q '^skiff=no$' || fail "Skiff is already installed here: upgrade or uninstall it from the console"
 echo "$facts" | grep -q '^overlay=no$' && fail "the kernel has no overlay file system (modprobe overlay, or a kernel with CONFIG_OVERLAY_FS)"
 echo "$facts" | grep -q '^cgroup=none$' && fail "no cgroup file system is mounted at /sys/fs/cgroup"
-echo "$facts" | grep -Eq '^arch=(x86_64|amd64)$' || fail "this server's bundle is for x86_64 only"
 
 printf 'SKIFF_SERVER=%s\nSKIFF_JOIN_TOKEN=%s\nSKIFF_HOST_NAME=%s\n' "$SERVER" "$token" "$name" >"$staging/agent.env"
 chmod 0600 "$staging/agent.env"

@@ -8,10 +8,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator.js';
+import { invalidArgument } from '../errors/domain-error.js';
+import { BUNDLE_ARCHES, type BundleArch } from '../repositories/agent-bundle.repository.js';
 import { CurrentActor, Origin } from '../auth/request-context.js';
 import { RequirePermission } from '../auth/require-permission.decorator.js';
 import {
@@ -216,26 +219,37 @@ export class ProvisioningDownloadController {
 
   @Get('bundle.tar.gz')
   @Public()
-  @ApiOperation({ summary: 'The agent bundle for linux-x64 (check it against bundle.tar.gz.sha256).' })
+  @ApiOperation({
+    summary: 'The agent bundle for linux-x64, or linux-arm64 with ?arch=arm64 (check it against bundle.tar.gz.sha256).',
+  })
+  @ApiQuery({ name: 'arch', required: false, enum: BUNDLE_ARCHES })
   @ApiProduces('application/gzip')
   @ApiOkResponse({ description: 'A gzipped tar.' })
-  async bundleFile(@Res() response: Response): Promise<void> {
-    const bundle = await this.provisioning.currentBundle();
+  async bundleFile(@Query('arch') arch: string | undefined, @Res() response: Response): Promise<void> {
+    const bundle = await this.provisioning.currentBundle(bundleArchParameter(arch));
     response.setHeader('Content-Type', 'application/gzip');
     response.setHeader('Content-Length', String(bundle.size));
-    response.setHeader('Content-Disposition', 'attachment; filename="skiff-agent-linux-x64.tar.gz"');
+    response.setHeader('Content-Disposition', `attachment; filename="skiff-agent-linux-${bundle.arch}.tar.gz"`);
     response.setHeader('X-Checksum-Sha256', bundle.sha256);
     response.sendFile(bundle.path);
   }
 
   @Get('bundle.tar.gz.sha256')
   @Public()
-  @ApiOperation({ summary: "The bundle's sha256, as sha256sum prints it." })
+  @ApiOperation({ summary: "The bundle's sha256, as sha256sum prints it (?arch=arm64 for linux-arm64's)." })
+  @ApiQuery({ name: 'arch', required: false, enum: BUNDLE_ARCHES })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: '`<sha256>  skiff-agent-linux-x64.tar.gz`' })
-  async bundleChecksum(@Res() response: Response): Promise<void> {
-    const bundle = await this.provisioning.currentBundle();
+  async bundleChecksum(@Query('arch') arch: string | undefined, @Res() response: Response): Promise<void> {
+    const bundle = await this.provisioning.currentBundle(bundleArchParameter(arch));
     response.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    response.send(`${bundle.sha256}  skiff-agent-linux-x64.tar.gz\n`);
+    response.send(`${bundle.sha256}  skiff-agent-linux-${bundle.arch}.tar.gz\n`);
   }
+}
+
+/** `?arch=`: x64 when absent; anything but the bundle architectures is a 400. */
+function bundleArchParameter(arch: string | undefined): BundleArch {
+  if (arch === undefined || arch === '') return 'x64';
+  if ((BUNDLE_ARCHES as readonly string[]).includes(arch)) return arch as BundleArch;
+  throw invalidArgument(`no agent bundle for architecture '${arch}': ask for ${BUNDLE_ARCHES.join(' or ')}`);
 }

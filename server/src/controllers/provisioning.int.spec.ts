@@ -141,6 +141,20 @@ describe('the provisioning API', () => {
     }
   });
 
+  it('serves the bundle checksum per architecture and refuses an unknown one', async () => {
+    const unknown = await fetch(`${server.baseUrl}/api/provisioning/bundle.tar.gz.sha256?arch=sparc`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { message: string }).message).toBe(
+      "no agent bundle for architecture 'sparc': ask for x64 or arm64",
+    );
+    const x64 = await fetch(`${server.baseUrl}/api/provisioning/bundle.tar.gz.sha256`);
+    expect(x64.status).toBe(200);
+    expect(await x64.text()).toMatch(/^[0-9a-f]{64} {2}skiff-agent-linux-x64\.tar\.gz\n$/);
+    const arm64 = await fetch(`${server.baseUrl}/api/provisioning/bundle.tar.gz.sha256?arch=arm64`);
+    expect(arm64.status).toBe(200);
+    expect(await arm64.text()).toMatch(/^[0-9a-f]{64} {2}skiff-agent-linux-arm64\.tar\.gz\n$/);
+  }, 180_000);
+
   it('documents every route in the OpenAPI document', async () => {
     const docs = await as(null, 'GET', '/api/docs-json');
     const paths = Object.entries(

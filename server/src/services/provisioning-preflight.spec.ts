@@ -38,11 +38,24 @@ describe(evaluatePreflight.name, () => {
     expect(checks.find((check) => check.name === 'overlayfs')).toMatchObject({ ok: true, warning: true });
   });
 
+  it('takes an aarch64 host when the server can make an arm64 bundle', () => {
+    const checks = evaluatePreflight(parsePreflight(HEALTHY.replace('x86_64', 'aarch64')), {
+      kind: 'install',
+      arches: ['x64', 'arm64'],
+    });
+    expect(checks.find((check) => check.name === 'architecture')).toMatchObject({
+      ok: true,
+      message: 'aarch64 (bundle linux-arm64)',
+    });
+  });
+
   it('refuses a kernel older than 5.8, an arm64 host this server has no bundle for, and no cgroups', () => {
     expect(
       failures(HEALTHY.replace('6.1.0-18-amd64', '4.19.0-26').replace('x86_64', 'aarch64').replace('v2', 'none')),
     ).toEqual([
-      expect.stringMatching(/^architecture: architecture aarch64: this server can only make an agent bundle for x64/),
+      expect.stringMatching(
+        /^architecture: architecture aarch64: this server can only make an agent bundle for x64 now: .*apt-get install gcc-aarch64-linux-gnu/,
+      ),
       expect.stringMatching(/^kernel: Linux 4\.19\.0-26 is too old: the engine needs 5\.8/),
       expect.stringMatching(/^cgroups: no cgroup file system/),
     ]);

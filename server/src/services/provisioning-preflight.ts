@@ -58,6 +58,12 @@ export function parsePreflight(output: string): PreflightFacts {
   };
 }
 
+/** What a Debian server installs to cross-compile skiff-shim for an architecture. */
+const CROSS_PACKAGES: Readonly<Record<string, string>> = {
+  arm64: 'gcc-aarch64-linux-gnu libc6-dev-arm64-cross',
+  x64: 'gcc-x86-64-linux-gnu libc6-dev-amd64-cross',
+};
+
 /** The Node.js architecture name of `uname -m`, or null for one Skiff has no agent for. */
 export function bundleArchOf(unameMachine: string): string | null {
   return ARCHES[unameMachine] ?? null;
@@ -94,8 +100,9 @@ export function evaluatePreflight(
     add(
       'architecture',
       false,
-      `architecture ${facts.arch}: this server can only make an agent bundle for ${job.arches.join(', ')} ` +
-        `(skiff-shim is compiled by the server's own compiler); use the manual install from a server on ${arch}`,
+      `architecture ${facts.arch}: this server can only make an agent bundle for ${job.arches.join(', ') || 'no architecture'} ` +
+        `now: skiff-shim for ${arch} is cross-compiled, so install the cross compiler on the server ` +
+        `(Debian: apt-get install ${CROSS_PACKAGES[arch] ?? `gcc for ${arch}`}) and run the job again`,
     );
   } else {
     add('architecture', true, `${facts.arch} (bundle linux-${arch})`);

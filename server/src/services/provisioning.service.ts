@@ -10,7 +10,7 @@ import type {
 } from '../entities/provisioning-job.entity.js';
 import type { ProvisioningTargetEntity } from '../entities/provisioning-target.entity.js';
 import { DomainError, conflict, invalidArgument, notFound } from '../errors/domain-error.js';
-import { type AgentBundle, AgentBundleRepository } from '../repositories/agent-bundle.repository.js';
+import { type AgentBundle, AgentBundleRepository, type BundleArch } from '../repositories/agent-bundle.repository.js';
 import { ConsoleFeedRepository } from '../repositories/console-feed.repository.js';
 import { HostRepository } from '../repositories/host.repository.js';
 import { JoinTokenRepository } from '../repositories/join-token.repository.js';
@@ -29,7 +29,7 @@ import {
 } from './host-script-command.js';
 import { HostService } from './host.service.js';
 import { JoinTokenService } from './join-token.service.js';
-import { evaluatePreflight, parsePreflight } from './provisioning-preflight.js';
+import { bundleArchOf, evaluatePreflight, parsePreflight } from './provisioning-preflight.js';
 import { SecretBoxService } from './secret-box.service.js';
 
 export interface SshCredentials {
@@ -222,8 +222,8 @@ export class ProvisioningService implements OnApplicationBootstrap {
     };
   }
 
-  currentBundle(): Promise<AgentBundle> {
-    return this.bundles.current();
+  currentBundle(arch?: BundleArch): Promise<AgentBundle> {
+    return this.bundles.current(arch);
   }
 
   hostScript(): Promise<string> {
@@ -434,12 +434,13 @@ export class ProvisioningService implements OnApplicationBootstrap {
     origin: RequestOrigin,
     target: InstallTarget & { port: number },
     request: InstallRequest,
-    bundle: AgentBundle,
+    made: AgentBundle,
     serverUrl: string,
   ): Promise<void> {
     const tracker = new JobTracker(job, this.provisioning, this.feed, this.clock);
     const started = this.clock.now();
-    await this.recordStart(actor, origin, job, { bundle: bundle.version });
+    let bundle = made;
+    await this.recordStart(actor, origin, job, {});
     let remote: RemoteHost | undefined;
     let failure: string | null = null;
     let touched = false;
@@ -471,8 +472,11 @@ export class ProvisioningService implements OnApplicationBootstrap {
         });
       }
       job.targetId = connected.target.id;
-      await tracker.step('preflight', (log) => this.preflight(connected, 'install', log));
-      await tracker.step('upload', (log, progress) => this.uploadBundle(connected, bundle, log, progress));
+      const arch = await tracker.step('preflight', (log) => this.preflight(connected, 'install', log));
+      await tracker.step('upload', async (log, progress) => {
+        bundle = await this.bundleFor(arch, made, log);
+        await this.uploadBundle(connected, bundle, log, progress);
+      });
       await tracker.step('verify', (log) =>
         connected.script({ subcommand: 'verify', staging: connected.staging, sha256: bundle.sha256 }, log),
       );
@@ -530,11 +534,12 @@ export class ProvisioningService implements OnApplicationBootstrap {
     origin: RequestOrigin,
     target: ProvisioningTargetEntity,
     login: SshCredentials,
-    bundle: AgentBundle,
+    made: AgentBundle,
   ): Promise<void> {
     const tracker = new JobTracker(job, this.provisioning, this.feed, this.clock);
     const started = this.clock.now();
-    await this.recordStart(actor, origin, job, { bundle: bundle.version, from: target.agentVersion });
+    let bundle = made;
+    await this.recordStart(actor, origin, job, { from: target.agentVersion });
     let remote: RemoteHost | undefined;
     let failure: string | null = null;
     try {
@@ -546,8 +551,11 @@ export class ProvisioningService implements OnApplicationBootstrap {
         return connected;
       });
       const connected = remote;
-      await tracker.step('preflight', (log) => this.preflight(connected, 'upgrade', log));
-      await tracker.step('upload', (log, progress) => this.uploadBundle(connected, bundle, log, progress));
+      const arch = await tracker.step('preflight', (log) => this.preflight(connected, 'upgrade', log));
+      await tracker.step('upload', async (log, progress) => {
+        bundle = await this.bundleFor(arch, made, log);
+        await this.uploadBundle(connected, bundle, log, progress);
+      });
       await tracker.step('verify', (log) =>
         connected.script({ subcommand: 'verify', staging: connected.staging, sha256: bundle.sha256 }, log),
       );
@@ -682,7 +690,12 @@ export class ProvisioningService implements OnApplicationBootstrap {
     }
   }
 
-  private async preflight(remote: RemoteHost, kind: 'install' | 'upgrade', log: (text: string) => void): Promise<void> {
+  /** Checks the host; resolves with the architecture of the bundle it needs. */
+  private async preflight(
+    remote: RemoteHost,
+    kind: 'install' | 'upgrade',
+    log: (text: string) => void,
+  ): Promise<BundleArch> {
     const output = await remote.script({ subcommand: 'preflight' }, () => undefined);
     const facts = parsePreflight(output);
     if (facts.uid !== 0 && !remote.privilege.sudo) {
@@ -691,7 +704,7 @@ export class ProvisioningService implements OnApplicationBootstrap {
         'log in as root, or turn on sudo for a user who may use it',
       );
     }
-    const checks = evaluatePreflight(facts, { kind, arches: ['x64'] });
+    const checks = evaluatePreflight(facts, { kind, arches: await this.bundles.buildableArches() });
     for (const check of checks) {
       log(`${check.ok ? (check.warning ? 'warn' : ' ok ') : 'FAIL'}  ${check.name}: ${check.message}\n`);
     }
@@ -702,6 +715,14 @@ export class ProvisioningService implements OnApplicationBootstrap {
         `the host does not meet the requirements: ${failed.map((check) => `${check.name}: ${check.message}`).join('; ')}`,
       );
     }
+    return bundleArchOf(facts.arch) as BundleArch;
+  }
+
+  /** The bundle for the host's architecture: the one made before the job for the server's own, else made now. */
+  private async bundleFor(arch: BundleArch, made: AgentBundle, log: (text: string) => void): Promise<AgentBundle> {
+    if (arch === made.arch) return made;
+    log(`making the agent bundle for ${arch} (skiff-shim cross-compiled)\n`);
+    return this.bundles.current(arch);
   }
 
   private async uploadBundle(
