@@ -185,6 +185,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
       networks.close();
       idleMemory.close();
       await server.close();
+      await registry.close();
     },
     removeNetworks: () => networks.teardown(),
   };

@@ -1,9 +1,10 @@
 /**
  * `docker pull`: finds the manifest for the reference (through an index for the wanted
- * platform), fetches the config, then downloads the layers the store lacks (a few at a time)
- * while unpacking them, and records the image with its tag and repository digest only once
- * everything is in and checked. Progress goes out as dockerd's JSON messages. Whatever fails,
- * or if the client goes away, the store is left as before: staged layers and new blobs go.
+ * platform), fetches the config, then downloads the layers the store lacks (a few at a time,
+ * each once however many pulls need it) while unpacking them, and records the image with its
+ * tag and repository digest only once everything is in and checked. Progress goes out as
+ * dockerd's JSON messages, layer by layer as each lands. Whatever fails, or if the client goes
+ * away, the store is left as before: staged layers and new blobs go.
  */
 import { EngineError, invalidArgument, notFound } from '../engine-error.js';
 import {
@@ -39,6 +40,8 @@ import type { RegistryClient } from './registry-client.js';
 import type { RegistryCredentials } from './registry-credentials.js';
 import { RegistryError } from './registry-error.js';
 import { downloadBlob } from './blob-download.js';
+import { sharedBlob } from './blob-transfers.js';
+import type { PullHold } from './pull-holds.js';
 import type { RegistryService } from './registry-service.js';
 import { TaskLimiter } from './task-limiter.js';
 
@@ -72,11 +75,15 @@ interface ResolvedManifest {
 }
 
 /** Pulls the reference; `start` is called once the manifest is known, before any progress line. */
-export async function pullImage(
+export function pullImage(
   service: RegistryService,
   request: PullRequest,
   start: () => void = () => undefined,
 ): Promise<PullResult> {
+  return service.operation(request.signal, (signal) => pull(service, { ...request, signal }, start));
+}
+
+async function pull(service: RegistryService, request: PullRequest, start: () => void): Promise<PullResult> {
   const { reference } = request;
   const name = familiarString(reference);
   const resolved = await service
@@ -171,8 +178,8 @@ async function resolveManifest(
 
 class Pull {
   private readonly throttle = new ProgressThrottle();
-  private readonly created: Digest[] = [];
   private readonly abort = new AbortController();
+  private hold: PullHold | undefined;
   private readonly name: string;
   private anyDownloaded = false;
 
@@ -194,17 +201,14 @@ class Pull {
     const { reference } = this.request;
     const { manifest } = this.resolved;
     const layerDigests = manifest.layers.map((layer) => layer.digest);
-    let released = false;
-    const lease = this.service.lease([
+    // Held before anything is downloaded: a pull cut short elsewhere does not remove what this
+    // one needs, and the blobs are on record should the agent die before the pull ends.
+    const hold = await this.service.holds.hold([
       manifest.config.digest,
       ...layerDigests,
       ...this.resolved.documents.map((d) => d.digest),
     ]);
-    const release = (): Digest[] => {
-      if (released) return [];
-      released = true;
-      return lease();
-    };
+    this.hold = hold;
     const fetched: (FetchedLayer | undefined)[] = [];
     try {
       await this.say(statusMessage(`Pulling from ${reference.path}`, reference.digest ?? reference.tag ?? 'latest'));
@@ -256,7 +260,7 @@ class Pull {
       const manifests: Digest[] = [];
       for (const document of this.resolved.documents) {
         const written = await this.service.images.content.write(document.bytes, { digest: document.digest });
-        if (written.created) this.created.push(document.digest);
+        if (written.created) hold.added(document.digest);
         manifests.push(document.digest);
       }
       const before =
@@ -265,6 +269,8 @@ class Pull {
         const layer = fetched[index];
         return layer === undefined ? { chainId } : { chainId, staged: layer.staged, blob: layer.blob };
       });
+      // Each layer said "Pull complete" when it was unpacked and checked; committing the staged
+      // layers with the image, all at once, is what keeps a failed pull from leaving any.
       const image = await this.service.images.addPulledImage({
         config: manifest.config.digest,
         layers,
@@ -273,9 +279,6 @@ class Pull {
           ...(reference.tag !== undefined && reference.digest === undefined ? [reference] : []),
           { domain: reference.domain, path: reference.path, digest: this.resolved.digest },
         ],
-        onLayer: (index) => {
-          if (!present[index]) void this.say(layerMessage(shortId(manifest.layers[index].digest), 'Pull complete'));
-        },
       });
       fetched.length = 0;
       await this.service.blobSources.record(layerDigests, reference.domain, reference.path).catch(() => undefined);
@@ -284,13 +287,12 @@ class Pull {
       await this.say(
         statusMessage(`Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${this.name}`),
       );
-      release();
+      await hold.release(false).catch(() => undefined);
       return { image, digest: this.resolved.digest, upToDate };
     } catch (error) {
       this.abort.abort(error);
       for (const layer of fetched) if (layer !== undefined) await this.service.images.layers.discard(layer.staged);
-      const free = new Set(release());
-      await this.service.images.discardBlobs(this.created.filter((digest) => free.has(digest))).catch(() => undefined);
+      await hold.release(true).catch(() => undefined);
       throw error;
     }
   }
@@ -307,48 +309,81 @@ class Pull {
       throw invalidArgument(`${what} is too large: ${descriptor.size} bytes, the limit is ${MAX_CONFIG_BYTES}`);
     }
     const content = this.service.images.content;
-    if ((await content.size(descriptor.digest)) !== descriptor.size) {
-      const written = await content.write(
-        downloadBlob({
-          client: this.client,
-          digest: descriptor.digest,
-          size: descriptor.size,
-          what,
-          signal: this.signal,
-        }),
-        { digest: descriptor.digest, size: descriptor.size, what },
-      );
-      if (written.created) this.created.push(descriptor.digest);
-    }
-    return parseImageConfig(await content.readJson(descriptor.digest), what);
+    const read = async (): Promise<ImageConfig> => parseImageConfig(await content.readJson(descriptor.digest), what);
+    return sharedBlob({
+      transfers: this.service.transfers,
+      digest: descriptor.digest,
+      stored: async () => (await content.size(descriptor.digest)) === descriptor.size,
+      signal: this.signal,
+      local: read,
+      download: async (transfer) => {
+        const written = await content.write(
+          downloadBlob({
+            client: this.client,
+            digest: descriptor.digest,
+            size: descriptor.size,
+            what,
+            signal: this.signal,
+            onProgress: (received) => transfer.progress(received),
+          }),
+          { digest: descriptor.digest, size: descriptor.size, what },
+        );
+        transfer.settle();
+        if (written.created) this.hold?.added(descriptor.digest);
+        return read();
+      },
+    });
   }
 
+  /**
+   * Downloads and unpacks one layer, telling the client as dockerd does: "Downloading" bars,
+   * "Verifying Checksum", "Download complete", "Extracting" bars while the unpacking catches up,
+   * and "Pull complete" once the layer is unpacked and its diff id checked.
+   */
   private async fetchLayer(index: number, diffId: Digest): Promise<FetchedLayer> {
     const descriptor = this.resolved.manifest.layers[index];
     const id = shortId(descriptor.digest);
     const what = `layer ${index + 1} of ${this.name}`;
     this.signal.throwIfAborted();
     this.anyDownloaded = true;
+    let downloaded = false;
+    let consumed = 0;
+    let extracting = -1;
+    const extracted = (current: number): void => {
+      if (current <= extracting) return;
+      extracting = current;
+      void this.say(layerProgress(id, 'Extracting', current, descriptor.size));
+    };
     const layer = await fetchLayer({
       client: this.client,
       content: this.service.images.content,
       layers: this.service.images.layers,
+      transfers: this.service.transfers,
       blob: { digest: descriptor.digest, size: descriptor.size },
       diffId,
       what,
       limits: this.service.limits,
       signal: this.signal,
       onProgress: (received) => {
-        if (this.throttle.due(id, received, descriptor.size)) {
+        if (!downloaded && this.throttle.due(id, received, descriptor.size)) {
           void this.say(layerProgress(id, 'Downloading', received, descriptor.size));
         }
       },
       onDownloaded: () => {
+        downloaded = true;
         void this.say(layerMessage(id, 'Verifying Checksum'));
         void this.say(layerMessage(id, 'Download complete'));
+        if (consumed > 0) extracted(consumed);
       },
-      onBlobCreated: (digest) => this.created.push(digest),
+      onExtracting: (bytes) => {
+        consumed = bytes;
+        if (downloaded && this.throttle.due(`${id} extracting`, bytes, descriptor.size)) extracted(bytes);
+      },
+      onBlobCreated: (digest) => this.hold?.added(digest),
     });
+    // The tar may end before the blob does (padding): the bar still ends full.
+    extracted(descriptor.size);
+    void this.say(layerMessage(id, 'Pull complete'));
     return layer;
   }
 }

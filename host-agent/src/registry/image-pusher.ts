@@ -2,8 +2,12 @@
  * `docker push`: for each tag, the image's layers (a few at a time), then its config, then a
  * manifest. A layer the repository has already is skipped (`HEAD`); one known to be in another
  * repository of the same registry is mounted from there; any other is uploaded in chunks. Layers
- * stored uncompressed (loaded or built here) are gzipped first, as dockerd does. A pulled image
- * goes up with its original manifest, so its digest stays the same.
+ * stored uncompressed (loaded or built here) are gzipped first, as dockerd does.
+ *
+ * A pulled image goes up with the manifest it was pulled with, so its digest stays the same: each
+ * layer as the blob that manifest names, from the content store, or, when the layer was here
+ * before the pull and that blob never came, found in the registry or mounted from the repository
+ * it was pulled from. Only if a blob can be had neither way does the image get a new manifest.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -14,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 
 import { EngineError, invalidArgument, notFound } from '../engine-error.js';
-import { MEDIA_TYPE, parseJson, parseManifest } from '../images/image-config.js';
+import { MEDIA_TYPE, parseJson, parseManifest, type Descriptor } from '../images/image-config.js';
 import { familiarName, formatReference, parseReference, type ImageReference } from '../images/image-reference.js';
 import type { ResolvedImage } from '../images/image-service.js';
 import { shortId, sha256Digest, type Digest } from '../snapshots/digest.js';
@@ -61,6 +65,14 @@ interface Blob {
   mediaType: string;
   /** The file holding it. */
   path: string;
+}
+
+/** A manifest this image was pulled with. */
+interface OriginalManifest {
+  bytes: Buffer;
+  mediaType: string;
+  /** Its layer descriptors, bottom first, one per layer of the image. */
+  layers: Descriptor[];
 }
 
 /** The tags to push, checked before any progress line: unknown ones are a 404 as in dockerd. */
@@ -137,7 +149,9 @@ class Push {
       const records = await Promise.all(this.image.chainIds.map((chainId) => images.layers.require(chainId)));
       const original = await this.originalManifest(records);
       const oci =
-        original?.mediaType === MEDIA_TYPE.ociManifest || records.some((layer) => layer.blob.compression === 'zstd');
+        original === undefined
+          ? records.some((layer) => layer.blob.compression === 'zstd')
+          : original.mediaType === MEDIA_TYPE.ociManifest;
       // dockerd lists the layers top first.
       const order = records.map((_, index) => index).reverse();
       for (const index of order) await this.say(layerMessage(shortId(records[index].diffId), 'Preparing'));
@@ -151,7 +165,7 @@ class Push {
             .run(
               async () => {
                 controller.signal.throwIfAborted();
-                blobs[index] = await this.pushLayer(records[index], index, oci, original !== undefined);
+                blobs[index] = await this.pushLayer(records[index], index, oci, original?.layers[index]);
               },
               () => void this.say(layerMessage(shortId(records[index].diffId), 'Waiting')),
             )
@@ -166,8 +180,11 @@ class Push {
 
       const configBytes = await images.content.read(this.image.id);
       await this.pushConfig(configBytes);
+      const pulled = original?.layers.every((layer, index) => layer.digest === blobs[index].digest)
+        ? original
+        : undefined;
       const manifest =
-        original?.bytes ??
+        pulled?.bytes ??
         Buffer.from(
           JSON.stringify(
             {
@@ -184,7 +201,7 @@ class Push {
             3,
           ),
         );
-      const mediaType = original?.mediaType ?? (oci ? MEDIA_TYPE.ociManifest : MEDIA_TYPE.dockerManifest);
+      const mediaType = pulled?.mediaType ?? (oci ? MEDIA_TYPE.ociManifest : MEDIA_TYPE.dockerManifest);
       const digest = sha256Digest(manifest);
       const answered = await this.client.putManifest(
         this.tag,
@@ -210,10 +227,12 @@ class Push {
     await this.request.progress(message);
   }
 
-  /** The manifest this image was pulled with, when its layers are still exactly those blobs. */
-  private async originalManifest(
-    records: readonly LayerRecord[],
-  ): Promise<{ bytes: Buffer; mediaType: string } | undefined> {
+  /**
+   * The manifest this image was pulled with (of those recorded, the one whose blobs the content
+   * store has most of).
+   */
+  private async originalManifest(records: readonly LayerRecord[]): Promise<OriginalManifest | undefined> {
+    let best: { manifest: OriginalManifest; local: number } | undefined;
     for (const digest of this.image.record.manifests ?? []) {
       try {
         const bytes = await this.service.images.content.read(digest);
@@ -221,45 +240,47 @@ class Push {
         const { kind, mediaType } = classifyManifest(document, undefined, 'manifest');
         if (kind !== 'manifest') continue;
         const manifest = parseManifest(document, 'manifest');
-        if (
-          manifest.config.digest === this.image.id &&
-          manifest.layers.length === records.length &&
-          manifest.layers.every((layer, index) => layer.digest === records[index].blob.digest)
-        ) {
-          return { bytes, mediaType };
+        if (manifest.config.digest !== this.image.id || manifest.layers.length !== records.length) continue;
+        const local = manifest.layers.filter((layer, index) => layer.digest === records[index].blob.digest).length;
+        if (best === undefined || local > best.local) {
+          best = { manifest: { bytes, mediaType, layers: manifest.layers }, local };
         }
       } catch {
         // Not a usable manifest: make a new one.
       }
     }
-    return undefined;
+    return best?.manifest;
   }
 
-  private async pushLayer(layer: LayerRecord, index: number, oci: boolean, asStored: boolean): Promise<Blob> {
+  /**
+   * Pushes one layer: as the blob `pulledAs` names when there is one and it can be had (see the
+   * top of the file), else as this store keeps it. Returns the blob the manifest is to name.
+   */
+  private async pushLayer(layer: LayerRecord, index: number, oci: boolean, pulledAs?: Descriptor): Promise<Blob> {
     const id = shortId(layer.diffId);
-    const blob = await this.layerBlob(layer, oci, asStored);
     const what = `layer ${index + 1} of ${this.name}`;
     const context = `cannot push ${what}`;
-    const { registry } = this.client.endpoint;
-    if (await this.client.hasBlob(blob.digest, context)) {
-      await this.say(layerMessage(id, 'Layer already exists'));
-      return blob;
-    }
-    let location: URL | undefined;
-    for (const from of (await this.service.blobSources.candidates(blob.digest, registry, this.client.repository)).slice(
-      0,
-      3,
-    )) {
-      const started = await this.client.startUpload(context, { digest: blob.digest, from }).catch(() => undefined);
-      if (started === undefined) continue;
-      if (started.mounted) {
-        await this.say(layerMessage(id, `Mounted from ${familiarName({ domain: registry, path: from })}`));
-        await this.service.blobSources.record([blob.digest], registry, this.client.repository);
-        return blob;
+    if (pulledAs !== undefined) {
+      const content = this.service.images.content;
+      const original: Blob = {
+        digest: pulledAs.digest,
+        size: pulledAs.size,
+        mediaType: pulledAs.mediaType,
+        path: content.blobPath(pulledAs.digest),
+      };
+      if (pulledAs.digest === layer.blob.digest || (await content.size(pulledAs.digest)) === pulledAs.size) {
+        return this.send(original, id, context);
       }
-      location = started.location;
-      break;
+      if ((await this.place(original, id, context)).placed) return original;
     }
+    return this.send(await this.layerBlob(layer, oci), id, context);
+  }
+
+  /** Puts the blob into the repository: there already, mounted, or uploaded. */
+  private async send(blob: Blob, id: string, context: string): Promise<Blob> {
+    const placed = await this.place(blob, id, context);
+    if (placed.placed) return blob;
+    let location = placed.location;
     if (location === undefined) {
       const started = await this.client.startUpload(context);
       if (started.mounted) throw new Error('internal: an upload without mount was mounted');
@@ -267,28 +288,45 @@ class Push {
     }
     await this.upload(blob, location, id, context);
     await this.say(layerMessage(id, 'Pushed'));
-    await this.service.blobSources.record([blob.digest], registry, this.client.repository);
+    await this.service.blobSources.record([blob.digest], this.client.endpoint.registry, this.client.repository);
     return blob;
   }
 
   /**
-   * The blob to send for a layer: the stored one if compressed (or `asStored`, for the original
-   * manifest), else a gzip of it made now.
+   * Whether the repository has the blob, or got it by a mount from another repository of the
+   * registry known to hold it; else the upload a refused mount started, if any.
    */
-  private async layerBlob(layer: LayerRecord, oci: boolean, asStored: boolean): Promise<Blob> {
+  private async place(
+    blob: Blob,
+    id: string,
+    context: string,
+  ): Promise<{ placed: true } | { placed: false; location?: URL }> {
+    const { registry } = this.client.endpoint;
+    if (await this.client.hasBlob(blob.digest, context)) {
+      await this.say(layerMessage(id, 'Layer already exists'));
+      return { placed: true };
+    }
+    const sources = await this.service.blobSources.candidates(blob.digest, registry, this.client.repository);
+    for (const from of sources.slice(0, 3)) {
+      const started = await this.client.startUpload(context, { digest: blob.digest, from }).catch(() => undefined);
+      if (started === undefined) continue;
+      if (started.mounted) {
+        await this.say(layerMessage(id, `Mounted from ${familiarName({ domain: registry, path: from })}`));
+        await this.service.blobSources.record([blob.digest], registry, this.client.repository);
+        return { placed: true };
+      }
+      return { placed: false, location: started.location };
+    }
+    return { placed: false };
+  }
+
+  /** The blob to send for a layer as this store keeps it: the stored one if compressed, else a gzip of it made now. */
+  private async layerBlob(layer: LayerRecord, oci: boolean): Promise<Blob> {
     const content = this.service.images.content;
     const { compression } = layer.blob;
-    if (compression === 'gzip' || compression === 'zstd' || asStored) {
+    if (compression === 'gzip' || compression === 'zstd') {
       const mediaType =
-        compression === 'zstd'
-          ? MEDIA_TYPE.ociLayerZstd
-          : compression === 'gzip'
-            ? oci
-              ? MEDIA_TYPE.ociLayerGzip
-              : MEDIA_TYPE.dockerLayerGzip
-            : oci
-              ? MEDIA_TYPE.ociLayer
-              : MEDIA_TYPE.dockerLayer;
+        compression === 'zstd' ? MEDIA_TYPE.ociLayerZstd : oci ? MEDIA_TYPE.ociLayerGzip : MEDIA_TYPE.dockerLayerGzip;
       return { digest: layer.blob.digest, size: layer.blob.size, mediaType, path: content.blobPath(layer.blob.digest) };
     }
     const path = join(content.temporaryDirectory, `push-${randomBytes(8).toString('hex')}.tar.gz`);

@@ -2,7 +2,8 @@
  * One layer of a pull: its blob streams from the registry into the content store (which checks
  * size and digest) and, at the same time, through the decompressor and the bomb guard into the
  * layer store's staging area (which checks the diff id). A blob the content store already holds
- * (a pull cut short earlier) is unpacked from there instead of downloaded again.
+ * (another image has it, or a pull cut short earlier left it) is unpacked from there instead of
+ * downloaded again, and one another pull is downloading is waited for (see blob-transfers.ts).
  */
 import { PassThrough, type Readable } from 'node:stream';
 
@@ -12,6 +13,7 @@ import type { ContentStore } from '../snapshots/content-store.js';
 import type { Digest } from '../snapshots/digest.js';
 import type { LayerStore, StagedLayer } from '../snapshots/layer-store.js';
 import { downloadBlob } from './blob-download.js';
+import { sharedBlob, type BlobTransfer, type BlobTransfers } from './blob-transfers.js';
 import { ExpansionGuard, expansionLimit, type ExpansionLimits } from './expansion-guard.js';
 import type { RegistryClient } from './registry-client.js';
 
@@ -26,10 +28,14 @@ export interface LayerFetch {
   what: string;
   limits?: ExpansionLimits;
   signal?: AbortSignal;
-  /** Bytes of the blob received so far. */
+  /** The downloads running in the engine, shared between pulls. */
+  transfers: BlobTransfers;
+  /** Bytes of the blob received so far (by this pull, or by the one whose download it waits for). */
   onProgress?: (received: number) => void;
   /** The download is over and its digest checked; unpacking may still be finishing. */
   onDownloaded?: () => void;
+  /** Bytes of the blob the unpacking has taken so far. */
+  onExtracting?: (consumed: number) => void;
   /** The blob was added to the content store (the pull removes it again if it fails). */
   onBlobCreated?: (digest: Digest) => void;
 }
@@ -49,7 +55,7 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
   const unpack = async (
     source: AsyncIterable<Uint8Array>,
   ): Promise<{ staged: StagedLayer; compression: Compression }> => {
-    const { compression, stream } = await decompress(source, what);
+    const { compression, stream } = await decompress(counted(source, fetch.onExtracting), what);
     const guard = new ExpansionGuard(limit, what);
     stream.on('error', (error) => guard.destroy(error));
     guard.on('error', () => stream.destroy());
@@ -57,12 +63,28 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
     return { staged, compression };
   };
 
-  if ((await content.size(blob.digest)) === blob.size) {
-    const local = await unpack(await content.openRead(blob.digest));
-    fetch.onDownloaded?.();
-    return { staged: local.staged, blob: { ...blob, compression: local.compression }, created: false, local: true };
-  }
+  return sharedBlob({
+    transfers: fetch.transfers,
+    digest: blob.digest,
+    stored: async () => (await content.size(blob.digest)) === blob.size,
+    ...(fetch.signal ? { signal: fetch.signal } : {}),
+    ...(fetch.onProgress ? { onProgress: fetch.onProgress } : {}),
+    local: async () => {
+      const source = await content.openRead(blob.digest);
+      fetch.onDownloaded?.();
+      const local = await unpack(source);
+      return { staged: local.staged, blob: { ...blob, compression: local.compression }, created: false, local: true };
+    },
+    download: (transfer) => download(fetch, transfer, unpack),
+  });
+}
 
+async function download(
+  fetch: LayerFetch,
+  transfer: BlobTransfer,
+  unpack: (source: AsyncIterable<Uint8Array>) => Promise<{ staged: StagedLayer; compression: Compression }>,
+): Promise<FetchedLayer> {
+  const { content, layers, blob, what } = fetch;
   const toUnpack = new PassThrough({ highWaterMark: 1024 * 1024 });
   let unpackFailed = false;
   async function* network(): AsyncGenerator<Buffer> {
@@ -77,7 +99,10 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
         size: blob.size,
         what,
         ...(fetch.signal ? { signal: fetch.signal } : {}),
-        ...(fetch.onProgress ? { onProgress: fetch.onProgress } : {}),
+        onProgress: (received) => {
+          transfer.progress(received);
+          fetch.onProgress?.(received);
+        },
       })) {
         // Once unpacking failed the download still runs to its end: a digest mismatch explains
         // a broken layer better than the tar or gzip error it causes.
@@ -99,7 +124,19 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
       throw error;
     }
   }
-  const writing = content.write(network(), { digest: blob.digest, size: blob.size, what });
+  const writing = content.write(network(), { digest: blob.digest, size: blob.size, what }).then(
+    (written) => {
+      // Pulls waiting for this blob take it from the store now, without waiting for our unpacking.
+      transfer.settle();
+      if (written.created) fetch.onBlobCreated?.(blob.digest);
+      fetch.onDownloaded?.();
+      return written;
+    },
+    (error: unknown) => {
+      transfer.settle();
+      throw error;
+    },
+  );
   const unpacking = unpack(toUnpack as Readable).catch((error: unknown) => {
     unpackFailed = true;
     toUnpack.destroy();
@@ -110,8 +147,6 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
     if (unpacked.status === 'fulfilled') await layers.discard(unpacked.value.staged);
     throw written.reason;
   }
-  if (written.value.created) fetch.onBlobCreated?.(blob.digest);
-  fetch.onDownloaded?.();
   if (unpacked.status === 'rejected') throw unpacked.reason;
   return {
     staged: unpacked.value.staged,
@@ -119,4 +154,21 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
     created: written.value.created,
     local: false,
   };
+}
+
+/** Passes the chunks on, telling how many bytes went through. */
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  onProgress: ((consumed: number) => void) | undefined,
+): AsyncGenerator<Uint8Array> {
+  if (onProgress === undefined) {
+    yield* source;
+    return;
+  }
+  let consumed = 0;
+  for await (const chunk of source) {
+    consumed += chunk.length;
+    onProgress(consumed);
+    yield chunk;
+  }
 }

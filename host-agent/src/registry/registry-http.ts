@@ -48,8 +48,11 @@ export class RegistryHttp {
   private readonly http = new HttpAgent({ keepAlive: true, maxSockets: 32 });
   private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsInsecure = new HttpsAgent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false });
+  private closed = false;
 
   async send(request: HttpRequest): Promise<HttpResponse> {
+    // A destroyed agent would quietly open new connections: after close there are none.
+    if (this.closed) throw unavailable('the engine is shutting down');
     let url = request.url;
     let headers = { ...request.headers };
     for (let hop = 0; ; hop += 1) {
@@ -116,7 +119,9 @@ export class RegistryHttp {
     });
   }
 
+  /** Destroys every connection, idle or busy (a request still running fails). */
   close(): void {
+    this.closed = true;
     this.http.destroy();
     this.https.destroy();
     this.httpsInsecure.destroy();
