@@ -167,8 +167,6 @@ export interface PulledImage {
   manifests: readonly Digest[];
   /** Names to point at the image: the tag pulled and the repository digest. */
   references: readonly ImageReference[];
-  /** Told as each layer is in place, bottom first. */
-  onLayer?: (index: number) => void;
 }
 
 /** One step of a build, for `addBuiltImage`. */
@@ -731,7 +729,6 @@ export class ImageService {
           if (record.chainId !== layer.chainId)
             throw new Error(`internal: layer ${index + 1} has chain id ${record.chainId}`);
           records.push(record);
-          image.onLayer?.(index);
         }
         const existing = this.store.get(image.config);
         const manifests = [...new Set([...(existing?.manifests ?? []), ...image.manifests])];
