@@ -709,7 +709,7 @@ export class ImageService {
             `image ${image.config} has ${image.layers.length} layers but its config has ${config.rootfs.diff_ids.length} diff ids`,
           );
         }
-        if (image.layers.some((layer) => layer.staged !== undefined)) this.layers.syncStaging();
+        if (image.layers.some((layer) => layer.staged !== undefined)) await this.layers.syncStaging();
         const records: LayerRecord[] = [];
         for (const [index, layer] of image.layers.entries()) {
           let record = await this.layers.get(layer.chainId);

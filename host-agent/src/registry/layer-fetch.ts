@@ -60,6 +60,7 @@ export async function fetchLayer(fetch: LayerFetch): Promise<FetchedLayer> {
     stream.on('error', (error) => guard.destroy(error));
     guard.on('error', () => stream.destroy());
     const staged = await layers.stage(stream.pipe(guard), { diffId: fetch.diffId, what });
+    layers.flushStagingSoon();
     return { staged, compression };
   };
 

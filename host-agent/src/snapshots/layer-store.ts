@@ -84,6 +84,8 @@ export class LayerStore {
   readonly linksDirectory: string;
   private readonly temporaryDirectory: string;
   private readonly inFlight = new Map<Digest, Promise<LayerRecord>>();
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
 
   constructor(
     readonly root: string,
@@ -202,7 +204,7 @@ export class LayerStore {
         createdAt: new Date().toISOString(),
       };
       await writeFile(join(staging, 'layer.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-      this.sys.syncfs(staging);
+      await this.sys.syncfs(staging);
       const existing = await this.get(chainId);
       if (existing !== undefined) return existing;
       try {
@@ -250,9 +252,30 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Starts writing what is staged so far to disk in the background (a pull calls it as each of
+   * its layers is unpacked), so that the syncfs before the commit has little left to wait for.
+   */
+  flushStagingSoon(): void {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        // Only a head start: syncStaging's own syncfs is the one that counts.
+        await this.sys.syncfs(this.temporaryDirectory).catch(() => undefined);
+      } while (this.flushAgain);
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
   /** Flushes staged layers to disk at once (one syncfs for many commits). */
-  syncStaging(): void {
-    this.sys.syncfs(this.temporaryDirectory);
+  async syncStaging(): Promise<void> {
+    await this.flushing;
+    await this.sys.syncfs(this.temporaryDirectory);
   }
 
   /**
@@ -280,7 +303,7 @@ export class LayerStore {
         createdAt: new Date().toISOString(),
       };
       await writeFile(join(staged.directory, 'layer.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-      if (request.synced !== true) this.sys.syncfs(staged.directory);
+      if (request.synced !== true) await this.sys.syncfs(staged.directory);
       try {
         await rename(staged.directory, this.layerDirectory(chainId));
       } catch (error) {

@@ -167,10 +167,15 @@ export class FakeSysCalls implements SysCalls {
     return { ...this.usage };
   }
 
-  syncfs(path: string): void {
-    this.maybeFail('syncfs', path);
-    this.realLstat('syncfs', path);
+  syncfs(path: string): Promise<void> {
+    try {
+      this.maybeFail('syncfs', path);
+      this.realLstat('syncfs', path);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.calls.push({ call: 'syncfs', path });
+    return Promise.resolve();
   }
 
   /** The calls of one kind, for assertions. */

@@ -77,6 +77,8 @@ export function mallocTrimmer(): (() => void) | undefined {
   }
 }
 
+const EIO = 5;
+
 function check(result: number | bigint, syscall: string, path: string, detail?: string): number {
   const value = Number(result);
   if (value < 0) throw new SysError(syscall, koffi.errno(), path, detail);
@@ -201,7 +203,7 @@ export class LibcSysCalls implements SysCalls {
     }
   }
 
-  syncfs(path: string): void {
+  async syncfs(path: string): Promise<void> {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -209,7 +211,16 @@ export class LibcSysCalls implements SysCalls {
       fromNode('syncfs', path, error);
     }
     try {
-      check(loadLibc().syncfs(fd), 'syncfs', path);
+      const { syncfs } = loadLibc();
+      // koffi runs the call on a worker thread of the pool, so the writeback does not stop the event loop.
+      const result = await new Promise<number>((resolve, reject) => {
+        (syncfs as unknown as { async: (...args: unknown[]) => void }).async(fd, (error: unknown, value: number) => {
+          if (error) reject(error instanceof Error ? error : new Error(String(error)));
+          else resolve(value);
+        });
+      });
+      // errno stays on that thread; syncfs(2) fails with EIO (a write-back error) or EBADF, and fd is ours.
+      if (result < 0) throw new SysError('syncfs', EIO, path);
     } finally {
       closeSync(fd);
     }

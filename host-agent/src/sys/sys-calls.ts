@@ -110,8 +110,11 @@ export interface SysCalls {
   lchown(path: string, uid: number, gid: number): void;
   lstat(path: string): NodeStat;
   statfs(path: string): FileSystemUsage;
-  /** Flushes the whole filesystem that holds `path` (one call instead of an fsync per file). */
-  syncfs(path: string): void;
+  /**
+   * Flushes the whole filesystem that holds `path` (one call instead of an fsync per file), in
+   * the thread pool: the writeback of a big pull does not stop the event loop.
+   */
+  syncfs(path: string): Promise<void>;
 }
 
 /** S_IF* file type bits of st_mode. */
