@@ -847,6 +847,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: skiff-shim run --plan <file> --report-fd <n>\n"
 			"       skiff-shim exec --plan <file> --report-fd <n>\n"
+			"       skiff-shim park\n"
 			"       skiff-shim --version\n");
 	exit(2);
 }
@@ -863,6 +864,15 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("skiff-shim %s (plan format %d)\n", SHIM_VERSION, PLAN_VERSION);
 		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "park") == 0) {
+		/* The agent's parked process (cgroups/migration-warmer.ts): it only waits, and dies
+		 * with the agent (or at once if the agent is gone already). */
+		pid_t parent = getppid();
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+			return 1;
+		for (;;)
+			pause();
 	}
 	if (argc < 2)
 		usage();
