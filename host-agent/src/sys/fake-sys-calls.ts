@@ -172,7 +172,7 @@ export class FakeSysCalls implements SysCalls {
       this.maybeFail('syncfs', path);
       this.realLstat('syncfs', path);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(`syncfs of ${path} failed`));
     }
     this.calls.push({ call: 'syncfs', path });
     return Promise.resolve();

@@ -215,7 +215,7 @@ export class LibcSysCalls implements SysCalls {
       // koffi runs the call on a worker thread of the pool, so the writeback does not stop the event loop.
       const result = await new Promise<number>((resolve, reject) => {
         (syncfs as unknown as { async: (...args: unknown[]) => void }).async(fd, (error: unknown, value: number) => {
-          if (error) reject(error instanceof Error ? error : new Error(String(error)));
+          if (error) reject(error instanceof Error ? error : new Error('koffi could not call syncfs'));
           else resolve(value);
         });
       });
