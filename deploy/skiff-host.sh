@@ -17,6 +17,9 @@
 # Exit status: 0 done; 1 failed (the last line of stderr says why); 2 bad arguments.
 set -eu
 umask 022
+# The agent's settings come from $CONF/agent.env alone (as under systemd), never from the caller's
+# environment: a SKIFF_* variable of the shell that runs this script is dropped.
+for variable in $(env | sed -n 's/^\(SKIFF_[A-Z0-9_]*\)=.*/\1/p'); do unset "$variable"; done
 
 PREFIX=/opt/skiff
 STATE=/var/lib/skiff

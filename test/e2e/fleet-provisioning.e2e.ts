@@ -85,7 +85,15 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
         .filter((name) => /^(skiff0|sk-)/.test(name ?? '')),
     ).toEqual([]);
     expect((await run('ip', ['netns', 'exec', host.netns, 'nft', 'list', 'tables'])).stdout).not.toContain('skiff');
-    for (const path of ['/opt/skiff', '/etc/skiff', '/var/lib/skiff', '/run/skiff', '/var/log/skiff']) {
+    for (const path of [
+      '/opt/skiff',
+      '/etc/skiff',
+      '/var/lib/skiff',
+      '/run/skiff',
+      '/var/log/skiff',
+      '/etc/systemd/system/skiff-agent.service',
+      '/etc/systemd/system/multi-user.target.wants/skiff-agent.service',
+    ]) {
       expect(existsSync(host.path(path)), `${path} on ${host.name}`).toBe(false);
     }
     expect((await readdir(host.path('/tmp'))).filter((name) => name.startsWith('skiff-provision.'))).toEqual([]);
@@ -104,7 +112,8 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
     network = await createFleetNetwork();
     [hostA, hostB, hostC] = await Promise.all([
       startFleetHost(network, 1, { rootPassword: ROOT_PASSWORD }),
-      startFleetHost(network, 2, { rootPassword: ROOT_PASSWORD }),
+      // systemd is its pid 1: installs, uninstalls and rollbacks there take the systemd unit path.
+      startFleetHost(network, 2, { rootPassword: ROOT_PASSWORD, systemd: true }),
       startFleetHost(network, 3, { rootPassword: ROOT_PASSWORD, noOverlay: true }),
     ]);
     database = await createTestDatabase(inject('databaseAdminUrl'));
@@ -202,8 +211,11 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
         ['online', 'succeeded'],
       ]);
       expect(job.steps.find((step) => step.name === 'preflight')?.output).toContain('overlayfs available');
-      expect(job.steps.find((step) => step.name === 'configure')?.output).toContain('no systemd');
     }
+    expect(jobs[0].steps.find((step) => step.name === 'configure')?.output).toContain('no systemd');
+    expect(jobs[1].steps.find((step) => step.name === 'configure')?.output).toContain(
+      'systemd unit /etc/systemd/system/skiff-agent.service installed',
+    );
 
     const hosts = (await call(baseUrl, admin, 'GET', '/api/hosts')).body as Array<{
       id: string;
@@ -233,7 +245,16 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
       expect(existsSync(host.path('/var/lib/skiff/plane'))).toBe(true);
       // The join token was used and the settings file is root's alone.
       expect((await run('stat', ['-c', '%a', host.path('/etc/skiff/agent.env')])).stdout.trim()).toBe('600');
-      expect(await host.pidFrom('/run/skiff/agent.pid')).not.toBeNull();
+      if (host.systemd) {
+        // systemd runs the agent from the unit in deploy/, enabled for the next boot.
+        expect((await host.run(['systemctl', 'is-active', 'skiff-agent.service'])).trim()).toBe('active');
+        expect((await host.run(['systemctl', 'is-enabled', 'skiff-agent.service'])).trim()).toBe('enabled');
+        expect(await readFile(host.path('/etc/systemd/system/skiff-agent.service'), 'utf8')).toBe(
+          await readFile(join(repoRoot, 'deploy/systemd/skiff-agent.service'), 'utf8'),
+        );
+      } else {
+        expect(await host.pidFrom('/run/skiff/agent.pid')).not.toBeNull();
+      }
     }
 
     const targets = (await call(baseUrl, admin, 'GET', '/api/provisioning/targets')).body as Array<{
@@ -354,7 +375,8 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
     expect(job.steps.find((step) => step.name === 'uninstall')?.output).toContain('removed container keeps-running');
 
     await expectNothingLeft(hostB);
-    expect(() => process.kill(containerPid, 0)).toThrow();
+    // State.Pid is as the host's agent sees it: in host B's own pid namespace (systemd is its pid 1).
+    await expect(hostB.run(['kill', '-0', String(containerPid)])).rejects.toThrow();
     const hosts = (await call(baseUrl, admin, 'GET', '/api/hosts')).body as Array<{ name: string }>;
     expect(hosts.map((host) => host.name)).not.toContain(hostB.name);
     hostIds.delete(hostB.name);
@@ -502,10 +524,8 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
 
     // The command as an operator runs it on host B (root there already, so without sudo).
     const command = `${manual.body.command.replace('| sudo sh', '| sh')} --name manual-b`;
-    const installed = await run('nsenter', ['-t', String(hostB.sshdPid), '-m', '-n', '-r', '-w', 'sh', '-c', command], {
-      timeout: 120_000,
-    });
-    expect(installed.stdout).toContain('the agent is running');
+    const installed = await hostB.run(['sh', '-c', command]);
+    expect(installed).toContain('the agent is running');
     const deadline = Date.now() + 60_000;
     let online: { id: string } | undefined;
     while (!online && Date.now() < deadline) {
@@ -518,17 +538,7 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
       if (!online) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(online).toBeDefined();
-    await run('nsenter', [
-      '-t',
-      String(hostB.sshdPid),
-      '-m',
-      '-n',
-      '-r',
-      '-w',
-      'sh',
-      '/opt/skiff/current/skiff-host.sh',
-      'uninstall',
-    ]);
+    await hostB.run(['sh', '/opt/skiff/current/skiff-host.sh', 'uninstall']);
     await expectNothingLeft(hostB);
   });
 
@@ -593,11 +603,36 @@ describe('fleet provisioning installs, upgrades and removes agents on hosts over
       await card.waitFor({ timeout: 30_000 });
       expect(await card.textContent()).toContain(`${SUDO_USER_NAME}@${hostB.address}:22 (sudo)`);
       expect(await card.getByTestId('provisioned-version').textContent()).toMatch(/^0\.\d+\.\d+\+[0-9a-f]{12}$/);
+      // A container that must live through the upgrade under systemd (the unit's KillMode=process).
+      const engineB = `/api/hosts/${page.url().split('/').pop()}/engine/v1.41`;
+      const loaded = await fetch(`${baseUrl}${engineB}/images/load?quiet=1`, {
+        method: 'POST',
+        headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken, 'content-type': 'application/x-tar' },
+        body: await readFile(busybox.archivePath),
+      });
+      expect(loaded.status, await loaded.clone().text()).toBe(200);
+      await loaded.text();
+      const created = await call(baseUrl, admin, 'POST', `${engineB}/containers/create?name=through-upgrade`, {
+        Image: 'busybox:latest',
+        Cmd: ['sh', '-c', 'while true; do sleep 1; done'],
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect((await call(baseUrl, admin, 'POST', `${engineB}/containers/${created.body.Id}/start`)).status).toBe(204);
+      const before = (await call(baseUrl, admin, 'GET', `${engineB}/containers/${created.body.Id}/json`)).body;
+      const agentBefore = (await hostB.run(['systemctl', 'show', '-p', 'MainPID', '--value', 'skiff-agent'])).trim();
+
       await card.getByLabel(/SSH password/).fill(ROOT_PASSWORD);
       await card.getByTestId('agent-upgrade').click();
       await expect
         .poll(() => card.getByTestId('provisioned-job').textContent(), { timeout: 120_000, interval: 500 })
         .toMatch(/upgrade: succeeded \(100%\)/);
+      const agentAfter = (await hostB.run(['systemctl', 'show', '-p', 'MainPID', '--value', 'skiff-agent'])).trim();
+      expect(agentAfter).not.toBe(agentBefore);
+      await expect
+        .poll(async () => (await call(baseUrl, admin, 'GET', `${engineB}/containers/${created.body.Id}/json`)).body, {
+          timeout: 30_000,
+        })
+        .toMatchObject({ State: { Running: true, Pid: before.State.Pid, StartedAt: before.State.StartedAt } });
       const earlier = new Set(
         ((await call(baseUrl, admin, 'GET', '/api/provisioning/jobs')).body as Job[]).map((known) => known.id),
       );

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readlink, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,8 +26,10 @@ export interface FleetNetwork {
  * test bridge) and its own mount namespace, chrooted into a root of its own: /usr is the
  * machine's (read-only), /etc an overlay on the machine's (so installs write only into the
  * host's copy), and /opt, /var, /tmp, /root and /run private (a tmpfs). No systemd runs there, so
- * installs take the supervised-process path. What a host's processes see of its files is at
- * `/proc/<sshd pid>/root` (`path()`).
+ * installs take the supervised-process path, unless started with `systemd`: then systemd 252 is the
+ * host's pid 1 in a pid namespace and cgroups (`skiff-<name>` in every hierarchy) of its own,
+ * booting only sshd, and installs take the systemd unit path. What a host's processes see of its
+ * files is at `/proc/<sshd or systemd pid>/root` (`path()`).
  */
 export interface FleetHost {
   name: string;
@@ -41,8 +43,12 @@ export interface FleetHost {
   path(inside: string): string;
   /** Replaces the host key and makes sshd use it (as after a reinstall of the host). */
   changeHostKey(): Promise<void>;
-  /** The pid of sshd: `nsenter -t <pid> -m -n -r` runs a command on the host. */
+  /** The pid of sshd (of systemd on a systemd host): `nsenter -t <pid> -m -n -r` runs a command on the host. */
   sshdPid: number;
+  /** Whether systemd is the host's pid 1 (installs take the systemd unit path). */
+  systemd: boolean;
+  /** Runs a command on the host (its mount, network and pid namespaces and root); resolves with stdout. */
+  run(args: string[]): Promise<string>;
   /** The pid of a process of the host (e.g. the agent) from a pidfile inside it, or null. */
   pidFrom(pidfile: string): Promise<number | null>;
   close(): Promise<void>;
@@ -91,7 +97,7 @@ export const SUDO_USER_NAME = 'deploy';
 /** Runs inside the host's new mount namespace (already in its network namespace), then becomes sshd. */
 const HOST_SETUP = `
 set -eu
-R=$1; ADDRESS=$2; PASSWORD_FILE=$3; KEY_DIR=$4; NO_OVERLAY=$5
+R=$1; ADDRESS=$2; PASSWORD_FILE=$3; KEY_DIR=$4; NO_OVERLAY=$5; SYSTEMD=$6; CGROUP=$7
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755 fleet-root "$R"
 mkdir -p "$R/usr" "$R/.etc-upper" "$R/.etc-work" "$R/etc" "$R/opt" "$R/var/lib" "$R/var/log" "$R/var/tmp" \\
@@ -133,13 +139,41 @@ chroot "$R" useradd -m -s /bin/sh ${SUDO_USER_NAME}
 printf '${SUDO_USER_NAME}:%s\\n' "$(cat "$PASSWORD_FILE")" | chroot "$R" chpasswd
 echo '${SUDO_USER_NAME} ALL=(ALL:ALL) ALL' >"$R/etc/sudoers.d/${SUDO_USER_NAME}"
 chmod 0440 "$R/etc/sudoers.d/${SUDO_USER_NAME}"
+if [ "$SYSTEMD" = yes ]; then
+  # systemd as this host's pid 1 (a pid namespace of its own), booting only a target of ours: sshd
+  # and nothing of the machine's own services. It runs in cgroups of its own in every hierarchy.
+  cat >"$R/etc/systemd/system/fleet-sshd.service" <<EOF
+[Unit]
+Description=sshd of the fleet host
+DefaultDependencies=no
+[Service]
+ExecStart=/usr/sbin/sshd -D -e -f /etc/ssh/fleet_sshd_config
+RuntimeDirectory=sshd
+RuntimeDirectoryMode=0755
+ExecReload=/bin/kill -HUP \\$MAINPID
+KillMode=process
+EOF
+  printf '[Unit]\nDescription=Skiff fleet host\nWants=fleet-sshd.service\n' >"$R/etc/systemd/system/fleet.target"
+  hierarchies=/sys/fs/cgroup/*/
+  [ -f /sys/fs/cgroup/cgroup.controllers ] && hierarchies=/sys/fs/cgroup/
+  for h in $hierarchies; do
+    [ -f "$h/cgroup.procs" ] || continue
+    mkdir -p "$h/$CGROUP"
+    if [ -f "$h/cpuset.cpus" ]; then
+      cat "$h/cpuset.cpus" >"$h/$CGROUP/cpuset.cpus"
+      cat "$h/cpuset.mems" >"$h/$CGROUP/cpuset.mems"
+    fi
+    echo 0 >"$h/$CGROUP/cgroup.procs"
+  done
+  exec chroot "$R" env container=skiff-fleet /lib/systemd/systemd --system --unit=fleet.target
+fi
 exec chroot "$R" /usr/sbin/sshd -D -e -f /etc/ssh/fleet_sshd_config
 `;
 
 export async function startFleetHost(
   network: FleetNetwork,
   index: number,
-  options: { noOverlay?: boolean; rootPassword?: string } = {},
+  options: { noOverlay?: boolean; rootPassword?: string; systemd?: boolean } = {},
 ): Promise<FleetHost> {
   if (!existsSync('/usr/sbin/sshd'))
     throw new Error("fleet hosts need Debian's openssh-server: apt-get install openssh-server");
@@ -157,6 +191,7 @@ export async function startFleetHost(
   await writeFile(join(base, 'password'), rootPassword, { mode: 0o600 });
   await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(keyDir, 'ssh_host_ed25519_key')]);
 
+  const cgroupName = `skiff-${name}`;
   await sh('ip', ['netns', 'add', netns]);
   let sshd: ChildProcess | undefined;
   let output = '';
@@ -183,6 +218,7 @@ export async function startFleetHost(
     await new Promise((resolve) => setTimeout(resolve, 300));
     await sh('ip', ['netns', 'del', netns]).catch(() => undefined);
     await sh('ip', ['link', 'del', outside]).catch(() => undefined);
+    if (options.systemd) await removeCgroupTrees(cgroupName);
     await rm(base, { recursive: true, force: true }).catch(() => undefined);
   };
   try {
@@ -201,6 +237,7 @@ export async function startFleetHost(
         '--mount',
         '--propagation',
         'private',
+        ...(options.systemd ? ['--pid', '--fork'] : []),
         'sh',
         '-c',
         HOST_SETUP,
@@ -210,6 +247,8 @@ export async function startFleetHost(
         join(base, 'password'),
         keyDir,
         options.noOverlay ? 'yes' : 'no',
+        options.systemd ? 'yes' : 'no',
+        cgroupName,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -227,9 +266,20 @@ export async function startFleetHost(
     await teardown();
     throw error;
   }
-  const sshdPid = sshd.pid as number;
-  // The pid of sshd itself: nsenter and unshare exec, and the setup script ends in exec.
+  // Without systemd, the pid of sshd itself (nsenter and unshare exec, and the setup script ends
+  // in exec); with it, systemd's, the one child of `unshare --fork`.
+  const sshdPid = options.systemd
+    ? Number((await readFile(`/proc/${sshd.pid}/task/${sshd.pid}/children`, 'utf8')).trim().split(' ')[0])
+    : (sshd.pid as number);
   const path = (inside: string) => `/proc/${sshdPid}/root${inside}`;
+  const inHost = async (args: string[]) =>
+    (
+      await run(
+        'nsenter',
+        ['-t', String(sshdPid), '-m', '-n', ...(options.systemd ? ['-p'] : []), '-r', '-w', '--', ...args],
+        { timeout: 120_000 },
+      )
+    ).stdout;
   return {
     name,
     address,
@@ -248,9 +298,12 @@ export async function startFleetHost(
       await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}-reinstalled`, '-f', fresh]);
       await writeFile(path('/etc/ssh/fleet_host_ed25519_key'), await readFile(fresh), { mode: 0o600 });
       // SIGHUP: sshd re-executes itself and reads its host keys again.
-      process.kill(sshdPid, 'SIGHUP');
+      if (options.systemd) await inHost(['systemctl', 'reload', 'fleet-sshd.service']);
+      else process.kill(sshdPid, 'SIGHUP');
       await new Promise((resolve) => setTimeout(resolve, 500));
     },
+    systemd: options.systemd === true,
+    run: inHost,
     pidFrom: async (pidfile) => {
       const text = await readFile(path(pidfile), 'utf8').catch(() => '');
       const pid = Number(text.trim());
@@ -258,4 +311,23 @@ export async function startFleetHost(
     },
     close: teardown,
   };
+}
+
+/** Removes `<hierarchy>/<name>` and everything under it in every cgroup hierarchy, deepest first (its processes are gone). */
+async function removeCgroupTrees(name: string): Promise<void> {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const hierarchies = v2 ? [''] : await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
+  for (const hierarchy of hierarchies) {
+    const top = join('/sys/fs/cgroup', hierarchy, name);
+    if (!existsSync(top)) continue;
+    const dirs: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (entry.isDirectory()) await walk(join(dir, entry.name));
+      }
+      dirs.push(dir);
+    };
+    await walk(top);
+    for (const dir of dirs) await rmdir(dir).catch(() => undefined);
+  }
 }
