@@ -10,6 +10,7 @@ import {
   busyboxRootfsTar,
   packEntries,
 } from '../../../test/support/busybox-image.js';
+import { uniqueNetwork } from '../../../test/support/unique-network.js';
 import { createLogger } from '../logger.js';
 import { type RunningEngine, startEngine } from './engine.js';
 
@@ -30,9 +31,12 @@ describe('the standalone engine', () => {
       socketPath: join(root, 'docker.sock'),
       version: '0.0.0-test',
       logger: createLogger({ level: 'error', write: () => undefined }),
+      // A bridge and nftables table of its own (the defaults would be the host's skiff0 and `skiff`).
+      network: uniqueNetwork(),
     });
   });
   afterAll(async () => {
+    await engine?.removeNetworks().catch(() => undefined);
     await engine?.close();
     await rm(root, { recursive: true, force: true });
   });
