@@ -136,6 +136,10 @@ describe('parseArguments', () => {
     expect(() => parseArguments(['remove-networks', '--server', 'https://skiff.test'], {})).toThrow(
       new UsageError('remove-networks takes only --root, --bridge and --nft-table, not --server'),
     );
+    // agent.env's other settings (read into its environment by skiff-host.sh) do not matter to it.
+    expect(
+      parseArguments(['remove-networks'], { SKIFF_SERVER: 'ftp://old.example', SKIFF_JOIN_TOKEN: 'skj_x' }).kind,
+    ).toBe('remove-networks');
     expect(() => parseArguments(['remove-networks', '--nft-table', 'bad-name'], {})).toThrow(
       new UsageError('--nft-table must be a name of letters, digits and _ (starting with a letter)'),
     );

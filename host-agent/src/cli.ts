@@ -120,6 +120,17 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
     return fromEnv ? { value: fromEnv, source: variable } : undefined;
   };
 
+  if (removeNetworks) {
+    // Only what it needs: other settings of agent.env (server, token, name) are not its business.
+    const { bridgeName, table } = bridgeAndTable(pick);
+    return {
+      kind: 'remove-networks',
+      root: resolve(pick('root')?.value ?? DEFAULT_ROOT),
+      bridgeName: bridgeName?.value ?? 'skiff0',
+      table: table?.value ?? 'skiff',
+    };
+  }
+
   const server = pick('server');
   const options: AgentOptions = {
     root: resolve(pick('root')?.value ?? DEFAULT_ROOT),
@@ -144,29 +155,14 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
     options.usernsRemap = remap.value;
   }
   const network = {
-    bridgeName: pick('bridge'),
+    ...bridgeAndTable(pick),
     bridgeSubnet: pick('bridge-subnet'),
     pool: pick('network-pool'),
-    table: pick('nft-table'),
   };
-  if (network.bridgeName && !/^[A-Za-z0-9_.-]{1,15}$/.test(network.bridgeName.value)) {
-    throw new UsageError(`${network.bridgeName.source} must be an interface name of 1 to 15 of A-Z a-z 0-9 _ . -`);
-  }
-  if (network.table && !/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(network.table.value)) {
-    throw new UsageError(`${network.table.source} must be a name of letters, digits and _ (starting with a letter)`);
-  }
   for (const subnet of [network.bridgeSubnet, network.pool]) {
     if (subnet && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(subnet.value)) {
       throw new UsageError(`${subnet.source} must be an IPv4 CIDR such as 172.31.0.0/16`);
     }
-  }
-  if (removeNetworks) {
-    return {
-      kind: 'remove-networks',
-      root: options.root,
-      bridgeName: network.bridgeName?.value ?? 'skiff0',
-      table: network.table?.value ?? 'skiff',
-    };
   }
   if (network.bridgeName || network.bridgeSubnet || network.pool || network.table) {
     options.network = {
@@ -177,6 +173,21 @@ export function parseArguments(argv: readonly string[], env: Environment): CliCo
     };
   }
   return { kind: 'run', options, logLevel: parseLogLevel(pick('log-level')) };
+}
+
+type Picked = { value: string; source: string } | undefined;
+
+/** --bridge and --nft-table (or their variables), checked. */
+function bridgeAndTable(pick: (option: ValueOption) => Picked): { bridgeName: Picked; table: Picked } {
+  const bridgeName = pick('bridge');
+  const table = pick('nft-table');
+  if (bridgeName && !/^[A-Za-z0-9_.-]{1,15}$/.test(bridgeName.value)) {
+    throw new UsageError(`${bridgeName.source} must be an interface name of 1 to 15 of A-Z a-z 0-9 _ . -`);
+  }
+  if (table && !/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(table.value)) {
+    throw new UsageError(`${table.source} must be a name of letters, digits and _ (starting with a letter)`);
+  }
+  return { bridgeName, table };
 }
 
 function scanValues(argv: readonly string[]): Map<ValueOption, string> {
