@@ -80,7 +80,7 @@ describe(MigrationWarmer.name, () => {
     await warmer.close();
   });
 
-  it('picks freezer on cgroup v1 (else the first hierarchy) and the unified tree on v2', () => {
+  it('picks freezer on cgroup v1 (else pids, else any but cpuset) and the unified tree on v2', () => {
     const v1 = MigrationWarmer.forLayout(
       {
         version: 1,
@@ -93,6 +93,19 @@ describe(MigrationWarmer.name, () => {
     expect(v1?.directory).toBe('/sys/fs/cgroup/freezer/skiff.warm');
     const v2 = MigrationWarmer.forLayout({ version: 2, root: '/sys/fs/cgroup', controllers: [] }, 'skiff', parkNode);
     expect(v2?.directory).toBe('/sys/fs/cgroup/skiff.warm');
+    const noFreezer = MigrationWarmer.forLayout(
+      {
+        version: 1,
+        hierarchies: [
+          { dir: '/sys/fs/cgroup/cpuset', controllers: ['cpuset'] },
+          { dir: '/sys/fs/cgroup/memory', controllers: ['memory'] },
+        ],
+        controllers: { cpuset: '/sys/fs/cgroup/cpuset', memory: '/sys/fs/cgroup/memory' },
+      },
+      'skiff',
+      parkNode,
+    );
+    expect(noFreezer?.directory).toBe('/sys/fs/cgroup/memory/skiff.warm');
     expect(MigrationWarmer.forLayout({ version: 1, hierarchies: [], controllers: {} }, 'skiff', parkNode)).toBe(
       undefined,
     );

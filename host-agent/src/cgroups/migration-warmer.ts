@@ -10,7 +10,7 @@
  * waits only for the rest of the same grace period. At most one move is in flight; the parked
  * process (`skiff-shim park`) dies with the agent.
  *
- *   <hierarchy>/<parent>.warm/a and …/b   (freezer on cgroup v1, the unified tree on v2)
+ *   <hierarchy>/<parent>.warm/a and …/b   (freezer on cgroup v1, else pids or another; the unified tree on v2)
  *
  * The directory sits beside the containers' parent, not in it, so it is never taken for a
  * container's cgroup. Engines on one host may share it; each parks its own process there.
@@ -44,14 +44,20 @@ export class MigrationWarmer {
     return this.options.directory;
   }
 
-  /** The warmer for this host's layout: freezer (else the first hierarchy) on v1, the unified tree on v2. */
+  /** The warmer for this host's layout: freezer (else pids, else any but cpuset) on v1, the unified tree on v2. */
   static forLayout(
     layout: CgroupLayout,
     parent: string,
     park: () => ChildProcess,
     onDisabled?: (reason: string) => void,
   ): MigrationWarmer | undefined {
-    const hierarchy = layout.version === 2 ? layout.root : (layout.controllers.freezer ?? layout.hierarchies[0]?.dir);
+    // Not cpuset: a new cpuset cgroup has no CPUs until given some, and takes no process.
+    const hierarchy =
+      layout.version === 2
+        ? layout.root
+        : (layout.controllers.freezer ??
+          layout.controllers.pids ??
+          layout.hierarchies.find((candidate) => !candidate.controllers.includes('cpuset'))?.dir);
     if (hierarchy === undefined) return undefined;
     return new MigrationWarmer({
       directory: join(hierarchy, `${parent}.warm`),
