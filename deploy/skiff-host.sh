@@ -294,16 +294,6 @@ unmount_state() {
     sort -r | while IFS= read -r mount; do umount -l "$mount" 2>/dev/null || true; done
 }
 
-# The warm cgroups beside the containers' parent (cgroups/migration-warmer.ts), once empty: rmdir
-# refuses one that another Skiff on the same kernel still parks a process in.
-remove_cgroups() {
-  for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
-    for dir in "$hierarchy/skiff.warm/a" "$hierarchy/skiff.warm/b" "$hierarchy/skiff.warm"; do
-      if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || true; fi
-    done
-  done
-}
-
 remove_all() {
   keep_data=$1
   if [ -x "$PREFIX/current/node/bin/node" ] && [ -S "$RUN/docker.sock" ]; then
@@ -319,7 +309,6 @@ remove_all() {
       "$PREFIX/current/bin/skiff-agent" remove-networks --root "$STATE"
     ) || echo "could not remove the agent's bridges and firewall rules (see above)" >&2
   fi
-  remove_cgroups
   if has_systemd && [ -f "$UNIT" ]; then
     systemctl disable skiff-agent.service >/dev/null 2>&1 || true
     rm -f "$UNIT"

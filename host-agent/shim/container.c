@@ -6,8 +6,8 @@
  * write its id maps, unshares the other namespaces, forks pid 1, reports its
  * pid and exits. The shim is a child subreaper, so pid 1 becomes its child.
  *
- * Stage 2 (pid 1): waits until the shim has put it into its cgroups, builds
- * the root filesystem, sets up its terminal, drops privileges and execs
+ * Stage 2 (pid 1): is cloned into the v2 cgroup (if any), waits for the shim,
+ * joins its v1 cgroups itself (see join_own_cgroups), builds the root filesystem, sets up its terminal, drops privileges and execs
  * (with attach-hold, only after the shim says "start"). Any failure is
  * reported as step + errno + path over the sync socket; the socket is
  * close-on-exec, so after a successful execve the shim reads EOF.
@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
@@ -435,6 +436,52 @@ static void __attribute__((noreturn)) finish_and_exec(const struct plan *plan, i
 	die("exec", program);
 }
 
+/*
+ * A single thread that moves itself ("0" to a v1 "tasks" file) is the one migration the kernel
+ * does without its global cgroup_threadgroup_rwsem; pid 1 has one thread here. The descriptors
+ * were opened by the shim (as host root, which is what the kernel checks, also in a user
+ * namespace) and are closed before anything of the container runs.
+ */
+static void join_own_cgroups(const struct plan *plan)
+{
+	for (size_t i = 0; i < plan->ncgroups; i++) {
+		if (plan->cgroup_tasks[i] < 0)
+			continue;
+		if (write(plan->cgroup_tasks[i], "0", 1) != 1)
+			die("join cgroup", plan->cgroups[i]);
+		close(plan->cgroup_tasks[i]);
+	}
+}
+
+/*
+ * Forks pid 1 (or an exec's process) straight into the plan's v2 cgroup, which takes no migration
+ * at all. *cloned_into says whether it did; on a kernel without clone3 or CLONE_INTO_CGROUP
+ * (before 5.7; refused before any process is made) it forks and the shim moves the process in
+ * from outside. Any other failure is the caller's to report: the first process of a new pid
+ * namespace that failed to fork leaves the namespace unable to get another.
+ */
+static pid_t fork_into_cgroup(const struct plan *plan, int *cloned_into)
+{
+	*cloned_into = 0;
+	if (plan->cgroup_into >= 0) {
+		struct clone_args args;
+		long pid;
+
+		memset(&args, 0, sizeof(args));
+		args.flags = CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)plan->cgroup_into;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			*cloned_into = 1;
+			return (pid_t)pid;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			die("fork into cgroup", plan->cgroups[plan->cgroup_into_index]);
+	}
+	return fork();
+}
+
 static void __attribute__((noreturn)) stage2(const struct plan *plan, const int stdio_fds[3])
 {
 	struct sync_msg msg;
@@ -442,12 +489,13 @@ static void __attribute__((noreturn)) stage2(const struct plan *plan, const int 
 
 	if (sync_recv(sync_fd, &msg) <= 0 || msg.type != SYNC_GO)
 		_exit(1);
+	join_own_cgroups(plan);
 	setup_stdio(stdio_fds);
 	/* Its own session: a TTY's controlling process, and apart from the shim's process group. */
 	if (setsid() < 0)
 		die("setsid", NULL);
 	umask(0); /* device nodes and directories get exactly the planned modes */
-	/* After the shim put us into our cgroups, so that the container sees its own cgroup as "/". */
+	/* After joining our cgroups, so that the container sees its own cgroup as "/". */
 	if ((plan->ns_create & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
 		die("unshare cgroup namespace", NULL);
 
@@ -469,6 +517,7 @@ static void __attribute__((noreturn)) exec_stage2(const struct plan *plan, const
 
 	if (sync_recv(sync_fd, &msg) <= 0 || msg.type != SYNC_GO)
 		_exit(1);
+	join_own_cgroups(plan);
 	setup_stdio(stdio_fds);
 	if (setsid() < 0)
 		die("setsid", NULL);
@@ -477,6 +526,7 @@ static void __attribute__((noreturn)) exec_stage2(const struct plan *plan, const
 
 void exec_stage1(const struct plan *plan, int fd, const int stdio_fds[3], int pidfd, int ns_flags)
 {
+	int cloned_into;
 	pid_t pid;
 
 	sync_init(fd);
@@ -490,18 +540,19 @@ void exec_stage1(const struct plan *plan, int fd, const int stdio_fds[3], int pi
 		die(errno == ESRCH ? "container is not running" : "join the container's namespaces", NULL);
 	close(pidfd);
 	/* setns of a pid namespace applies to children: this fork is the container's process. */
-	pid = fork();
+	pid = fork_into_cgroup(plan, &cloned_into);
 	if (pid < 0)
 		die("fork exec process", NULL);
 	if (pid == 0)
 		exec_stage2(plan, stdio_fds);
-	sync_send(sync_fd, SYNC_PID, pid);
+	sync_send(sync_fd, cloned_into ? SYNC_PID_IN_CGROUP : SYNC_PID, pid);
 	_exit(0);
 }
 
 void container_stage1(const struct plan *plan, int fd, const int stdio_fds[3])
 {
 	struct sync_msg msg;
+	int cloned_into;
 	pid_t pid;
 
 	sync_init(fd);
@@ -519,11 +570,11 @@ void container_stage1(const struct plan *plan, int fd, const int stdio_fds[3])
 	}
 	if (unshare(plan->ns_create & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) < 0)
 		die("unshare namespaces", NULL);
-	pid = fork();
+	pid = fork_into_cgroup(plan, &cloned_into);
 	if (pid < 0)
 		die("fork pid 1", NULL);
 	if (pid == 0)
 		stage2(plan, stdio_fds);
-	sync_send(sync_fd, SYNC_PID, pid);
+	sync_send(sync_fd, cloned_into ? SYNC_PID_IN_CGROUP : SYNC_PID, pid);
 	_exit(0);
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -262,13 +264,17 @@ static void drive_start(const struct plan *plan, int sync, pid_t stage1, pid_t *
 			else if (sync_send(sync, SYNC_MAPS_DONE, 0) < 0)
 				set_error(e, "write to container setup", errno, NULL);
 			break;
-		case SYNC_PID: {
+		case SYNC_PID:
+		case SYNC_PID_IN_CGROUP: {
 			char text[32];
 			*pid1 = (pid_t)msg.value;
 			snprintf(text, sizeof(text), "%d\n", (int)*pid1);
-			/* Joined from outside, before pid 1 runs anything: the shim stays out of the cgroup. */
+			/* What pid 1 does not join itself (v1, by "tasks") or by its clone (v2) is joined from
+			 * outside, before it runs anything: the shim stays out of the cgroup. */
 			for (size_t i = 0; i < plan->ncgroups && !e->set; i++) {
 				char path[4096];
+				if (plan->cgroup_tasks[i] >= 0 || (msg.type == SYNC_PID_IN_CGROUP && (int)i == plan->cgroup_into_index))
+					continue;
 				snprintf(path, sizeof(path), "%s/cgroup.procs", plan->cgroups[i]);
 				if (write_text(path, text) < 0)
 					set_error(e, "join cgroup", errno, path);
@@ -320,6 +326,72 @@ static void drive_start(const struct plan *plan, int sync, pid_t stage1, pid_t *
 		close(*tty_fd);
 		*tty_fd = -1;
 	}
+}
+
+/*
+ * Opens what pid 1 joins its cgroups through (see struct plan): a "tasks" file per v1 hierarchy,
+ * the directory of a v2 cgroup. The shim closes them once the setup processes have forked.
+ * A process that forks pid 1 from inside a user namespace (userns) may not clone it into a cgroup
+ * of the host's root, and in a new pid namespace a failed first fork would leave the namespace
+ * dead, so there the v2 cgroup is joined from outside.
+ */
+static int open_cgroup_targets(struct plan *plan, int userns, struct start_error *e)
+{
+	plan->cgroup_into = plan->cgroup_into_index = -1;
+	plan->cgroup_tasks = calloc(plan->ncgroups ? plan->ncgroups : 1, sizeof(int));
+	if (!plan->cgroup_tasks) {
+		set_error(e, "allocate cgroup list", ENOMEM, NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < plan->ncgroups; i++) {
+		struct statfs fs;
+		int dir = open(plan->cgroups[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		plan->cgroup_tasks[i] = -1;
+		if (dir < 0 || fstatfs(dir, &fs) < 0) {
+			set_error(e, "join cgroup", errno, plan->cgroups[i]);
+			if (dir >= 0)
+				close(dir);
+			return -1;
+		}
+		if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+			/* One v2 cgroup at most by clone; another (there is none in a plan) from outside. */
+			if (plan->cgroup_into < 0 && !userns) {
+				plan->cgroup_into = dir;
+				plan->cgroup_into_index = (int)i;
+			} else {
+				close(dir);
+			}
+			continue;
+		}
+		plan->cgroup_tasks[i] = openat(dir, "tasks", O_WRONLY | O_CLOEXEC);
+		close(dir);
+		if (plan->cgroup_tasks[i] < 0) {
+			set_error(e, "join cgroup", errno, plan->cgroups[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether stage 1 of a run plan forks pid 1 in a user namespace of its own or a joined one. */
+static int forks_in_userns(const struct plan *plan)
+{
+	if (plan->ns_create & CLONE_NEWUSER)
+		return 1;
+	for (size_t i = 0; i < plan->njoins; i++)
+		if (plan->joins[i].flag == CLONE_NEWUSER)
+			return 1;
+	return 0;
+}
+
+static void close_cgroup_targets(struct plan *plan)
+{
+	for (size_t i = 0; i < plan->ncgroups; i++)
+		if (plan->cgroup_tasks[i] >= 0)
+			close(plan->cgroup_tasks[i]);
+	if (plan->cgroup_into >= 0)
+		close(plan->cgroup_into);
 }
 
 static void close_stray_fds(const int *keep, size_t nkeep)
@@ -713,6 +785,10 @@ static int shim_main(enum plan_mode mode, const char *plan_path)
 		fail_start(&err, "socketpair", errno, NULL);
 		return 1;
 	}
+	if (open_cgroup_targets(&plan, mode == PLAN_EXEC ? ns_flags & CLONE_NEWUSER : forks_in_userns(&plan), &err) < 0) {
+		report("error", &err, 0);
+		return 1;
+	}
 	now_rfc3339(started, sizeof(started));
 	stage1 = fork();
 	if (stage1 < 0) {
@@ -726,6 +802,7 @@ static int shim_main(enum plan_mode mode, const char *plan_path)
 		container_stage1(&plan, sync[1], child_stdio);
 	}
 	close(sync[1]);
+	close_cgroup_targets(&plan);
 	if (pidfd >= 0)
 		close(pidfd);
 	for (int i = 0; i < 3; i++) {
@@ -847,7 +924,6 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: skiff-shim run --plan <file> --report-fd <n>\n"
 			"       skiff-shim exec --plan <file> --report-fd <n>\n"
-			"       skiff-shim park\n"
 			"       skiff-shim --version\n");
 	exit(2);
 }
@@ -864,15 +940,6 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("skiff-shim %s (plan format %d)\n", SHIM_VERSION, PLAN_VERSION);
 		return 0;
-	}
-	if (argc == 2 && strcmp(argv[1], "park") == 0) {
-		/* The agent's parked process (cgroups/migration-warmer.ts): it only waits, and dies
-		 * with the agent (or at once if the agent is gone already). */
-		pid_t parent = getppid();
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-			return 1;
-		for (;;)
-			pause();
 	}
 	if (argc < 2)
 		usage();

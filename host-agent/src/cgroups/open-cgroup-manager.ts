@@ -9,15 +9,12 @@ import { checkCgroupParentName } from './cgroup-plan.js';
 import { CgroupV1Manager } from './cgroup-v1-manager.js';
 import { CgroupV2Manager } from './cgroup-v2-manager.js';
 
-/** The parent cgroup of every container, in every hierarchy. */
-export const DEFAULT_CGROUP_PARENT = 'skiff';
-
 /**
  * Detects the host's cgroup layout, makes the parent cgroup (`skiff`) in every hierarchy (safe to
  * repeat) and returns the manager for that layout. Call once when the agent starts.
  */
 export async function openCgroupManager(options: CgroupManagerOptions = {}): Promise<CgroupManager> {
-  const parent = options.parent ?? DEFAULT_CGROUP_PARENT;
+  const parent = options.parent ?? 'skiff';
   checkCgroupParentName(parent);
   const fs = options.fs ?? nodeCgroupFs;
   const layout = await detectCgroupLayout(options.sysFsCgroup, {

@@ -10,8 +10,6 @@ export interface SystemHandlerDependencies {
   system: SystemInfo;
   events: EventBus;
   logger: Logger;
-  /** A client said hello (the CLI pings before each command): the engine may get ready for it. */
-  onHello?: () => void;
 }
 
 /**
@@ -20,7 +18,7 @@ export interface SystemHandlerDependencies {
  */
 export function registerSystemHandlers(
   router: EngineRouter,
-  { system, events, logger, onHello }: SystemHandlerDependencies,
+  { system, events, logger }: SystemHandlerDependencies,
 ): void {
   const ping = (reply: EngineReply) => {
     // The 28.x CLI negotiates from this header alone (HEAD /_ping), and compose from /version.
@@ -33,14 +31,8 @@ export function registerSystemHandlers(
     reply.setHeader('Pragma', 'no-cache');
     reply.text(200, 'OK');
   };
-  router.handle('GET /_ping', (_request, reply) => {
-    onHello?.();
-    ping(reply);
-  });
-  router.handle('HEAD /_ping', (_request, reply) => {
-    onHello?.();
-    ping(reply);
-  });
+  router.handle('GET /_ping', (_request, reply) => ping(reply));
+  router.handle('HEAD /_ping', (_request, reply) => ping(reply));
 
   router.handle('GET /version', async (_request, reply) => {
     reply.json(200, await system.version());

@@ -21,11 +21,8 @@ export function registerContainerHandlers(
   containers: ContainerService,
   images: ImageService,
   cgroups: CgroupManager,
-  /** A container is being made: its start likely follows (see MigrationWarmer). */
-  onCreate?: () => void,
 ): void {
   router.handle('POST /containers/create', async (request, reply) => {
-    onCreate?.();
     const created = await containers.create(await request.json(), request.query.string('name') || undefined);
     reply.json(201, created);
   });

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { SysVolumeMounter } from '../volumes/sys-volume-mounter.js';
 import { VolumeStore } from '../volumes/volume-store.js';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CGROUP_PARENT, openCgroupManager } from '../cgroups/open-cgroup-manager.js';
+import { openCgroupManager } from '../cgroups/open-cgroup-manager.js';
 import { ContainerService } from '../containers/container-service.js';
 import { containerSummary } from '../containers/container-views.js';
 import { ExecService } from '../containers/exec-service.js';
@@ -30,7 +30,6 @@ import { registerNetworkHandlers } from './network-handlers.js';
 import { registerRegistryHandlers } from './registry-handlers.js';
 import { registerVolumeHandlers } from './volume-handlers.js';
 import { IpNetworkHost } from '../networks/network-host.js';
-import { MigrationWarmer, parkWithShim } from '../cgroups/migration-warmer.js';
 import { NetworkService } from '../networks/network-service.js';
 
 export interface EngineOptions {
@@ -70,9 +69,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   const events = new EventBus();
   const router = new EngineRouter();
   const system = new SystemInfo({ engineVersion: options.version, rootDir: root, usernsRemap: ids !== undefined });
-  // Made once the cgroups are known (below); a ping before that has nothing to warm.
-  const warming: { warmer?: MigrationWarmer } = {};
-  registerSystemHandlers(router, { system, events, logger, onHello: () => warming.warmer?.warm() });
+  registerSystemHandlers(router, { system, events, logger });
 
   // Images and volumes ask the containers whether they are in use; the containers need both.
   const late: { containers?: ContainerService } = {};
@@ -111,10 +108,6 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
   const cgroups = await openCgroupManager();
   for (const limitation of await cgroups.limitations()) logger.info(`cgroups: ${limitation}`);
-  const warmer = MigrationWarmer.forLayout(cgroups.layout, DEFAULT_CGROUP_PARENT, parkWithShim(shimPath), (reason) =>
-    logger.warn(`cgroups: warming the migration lock is off: ${reason}`),
-  );
-  warming.warmer = warmer;
   const containers = await ContainerService.open({
     root,
     images,
@@ -129,7 +122,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
   networks.useContainerNames((id) => containers.store.find(id)?.name);
   late.containers = containers;
-  registerContainerHandlers(router, containers, images, cgroups, () => warmer?.warm());
+  registerContainerHandlers(router, containers, images, cgroups);
   registerArchiveHandlers(router, containers, images, new ContainerArchive({ sys, ...(ids ? { ids } : {}) }));
   await registerBuildHandlers(router, {
     images,
@@ -193,7 +186,6 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
       idleMemory.close();
       await server.close();
       await registry.close();
-      await warmer?.close();
     },
     removeNetworks: () => networks.teardown(),
   };

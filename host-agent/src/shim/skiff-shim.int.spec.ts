@@ -53,6 +53,8 @@ const shimPath = join(repoRoot, 'host-agent/shim/build/skiff-shim');
 const initPath = join(repoRoot, 'host-agent/shim/build/skiff-init');
 const isRoot = process.getuid?.() === 0;
 const MEMORY_CGROUP_ROOT = '/sys/fs/cgroup/memory';
+/** The cgroup2 mount of this hybrid host (cgroup v1 controllers, and a v2 tree without them). */
+const UNIFIED_CGROUP_ROOT = '/sys/fs/cgroup/unified';
 
 interface LogEntry {
   log: string;
@@ -188,8 +190,8 @@ async function waitForLog(plan: ShimPlan, text: string, timeoutMs = 10_000): Pro
   throw new Error(`no log line with ${JSON.stringify(text)} within ${timeoutMs} ms`);
 }
 
-function makeMemoryCgroup(): string {
-  const dir = join(MEMORY_CGROUP_ROOT, `skiff-test-${randomBytes(4).toString('hex')}`);
+function makeMemoryCgroup(root = MEMORY_CGROUP_ROOT): string {
+  const dir = join(root, `skiff-test-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir);
   cgroupsToRemove.push(dir);
   return dir;
@@ -725,9 +727,11 @@ describe.skipIf(!isRoot && !process.env.CI)('skiff-shim (as root, for real)', ()
     it('hands no descriptor of the agent or the shim to the container (CVE-2024-21626 class)', async () => {
       const leak = openSync(join(base, `leak-${counter}`), 'w'); // without O_CLOEXEC in the shim: passed on fd 4
       try {
+        // The shim opens each v1 cgroup's "tasks" and the v2 cgroup's directory for pid 1 to join by.
+        const cgroups = [makeMemoryCgroup(), makeMemoryCgroup(UNIFIED_CGROUP_ROOT)];
         const { stdout } = await sh(
           'ls /proc/self/fd | tr "\\n" " "; echo; for fd in /proc/self/fd/*; do readlink $fd; done',
-          { passFds: [leak] },
+          { passFds: [leak], change: (plan) => (plan.cgroup = { paths: cgroups }) },
         );
         const [names, ...targets] = stdout.trim().split('\n');
         // 0: /dev/null, 1 and 2: the log pipes, 3: the directory ls (then the shell's glob) is reading
@@ -890,13 +894,37 @@ describe.skipIf(!isRoot && !process.env.CI)('skiff-shim (as root, for real)', ()
       expect((error as Error).message).toBe('write uid_map: EINVAL (Invalid argument)');
     });
 
-    it('reports a cgroup it cannot join', async () => {
-      const error = await sh('true', {
-        change: (plan) => (plan.cgroup = { paths: ['/sys/fs/cgroup/memory/no-such-group'] }),
-      }).catch((e: unknown) => e);
-      expect((error as Error).message).toBe(
-        'join cgroup: ENOENT (No such file or directory): /sys/fs/cgroup/memory/no-such-group/cgroup.procs',
+    it('reports a cgroup it cannot join, v1 or v2', async () => {
+      for (const root of [MEMORY_CGROUP_ROOT, UNIFIED_CGROUP_ROOT]) {
+        const error = await sh('true', {
+          change: (plan) => (plan.cgroup = { paths: [makeMemoryCgroup(), `${root}/no-such-group`] }),
+        }).catch((e: unknown) => e);
+        expect((error as Error).message).toBe(`join cgroup: ENOENT (No such file or directory): ${root}/no-such-group`);
+      }
+    });
+
+    // pid 1 joins a v1 cgroup by writing "0" to its "tasks" and is cloned into the v2 one
+    // (CLONE_INTO_CGROUP): the two ways of joining that do not wait for the kernel's global lock.
+    it('puts pid 1 and an exec into v1 and v2 cgroups at once', async () => {
+      const memory = makeMemoryCgroup();
+      const unified = makeMemoryCgroup(UNIFIED_CGROUP_ROOT);
+      const memoryName = memory.slice(MEMORY_CGROUP_ROOT.length);
+      const unifiedName = unified.slice(UNIFIED_CGROUP_ROOT.length);
+      const container = await sleeper((plan) => (plan.cgroup = { paths: [memory, unified] }));
+      for (const dir of [memory, unified]) {
+        expect(readFileSync(join(dir, 'cgroup.procs'), 'utf8')).toBe(`${container.started.pid}\n`);
+      }
+      const own = readFileSync(`/proc/${container.started.pid}/cgroup`, 'utf8');
+      expect(own).toContain(`:memory:${memoryName}\n`);
+      expect(own).toContain(`0::${unifiedName}\n`);
+      const started = await exec(
+        execPlan(container, ['sleep', '0.3'], (p) => (p.cgroup = { paths: [memory, unified] })),
       );
+      for (const dir of [memory, unified]) {
+        expect(readFileSync(join(dir, 'cgroup.procs'), 'utf8')).toContain(`${started.pid}\n`);
+      }
+      (started.attachment as ShimAttachment).start();
+      await (started.attachment as ShimAttachment).closed;
     });
   });
 
@@ -1324,9 +1352,12 @@ describe.skipIf(!isRoot && !process.env.CI)('skiff-shim (as root, for real)', ()
       expect(got.stdout).toMatch(/^\d+:memory:\/\n$/);
     });
 
-    it("enters the container's user namespace", async () => {
+    it("enters the container's user namespace, and its cgroups from there", async () => {
       const dir = newContainerDir();
       for (const sub of ['upper', 'work']) chownSync(join(dir, sub), 100000, 100000);
+      // Mapped root may not write to the v2 cgroup, so its clone into it fails and the shim joins
+      // it from outside; the v1 "tasks" descriptors were opened by host root and work from inside.
+      const cgroups = [makeMemoryCgroup(), makeMemoryCgroup(UNIFIED_CGROUP_ROOT)];
       const container = await start(
         {
           args: ['sh', '-c', 'echo ready; exec sleep 60'],
@@ -1334,17 +1365,27 @@ describe.skipIf(!isRoot && !process.env.CI)('skiff-shim (as root, for real)', ()
             plan.namespaces.push('user');
             plan.uidMappings = [{ insideId: 0, outsideId: 100000, count: 65536 }];
             plan.gidMappings = [{ insideId: 0, outsideId: 100000, count: 65536 }];
+            plan.cgroup = { paths: cgroups };
           },
         },
         dir,
       );
       await waitForLog(container.plan, 'ready');
       const { stdout } = await execToEnd(
-        execPlan(container, ['sh', '-c', 'cat /proc/self/uid_map; id -u; touch /made-by-exec']),
+        execPlan(
+          container,
+          ['sh', '-c', 'cat /proc/self/uid_map; id -u; touch /made-by-exec; echo $$ > /exec-pid'],
+          (p) => {
+            p.cgroup = { paths: cgroups };
+          },
+        ),
       );
       expect(stdout.split('\n')[0]?.trim().split(/\s+/)).toEqual(['0', '100000', '65536']);
       expect(stdout.split('\n')[1]).toBe('0');
       expect(statSync(join(container.upper, 'made-by-exec')).uid).toBe(100000);
+      for (const cgroup of cgroups) {
+        expect(readFileSync(join(cgroup, 'cgroup.procs'), 'utf8')).toBe(`${container.started.pid}\n`);
+      }
     });
 
     it('fails clearly for a container that is not running', async () => {
