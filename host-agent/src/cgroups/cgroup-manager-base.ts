@@ -32,6 +32,9 @@ import { containerDeviceAccess } from './device-rules.js';
 import { validateResources, type DockerResources } from './docker-resources.js';
 
 export abstract class BaseCgroupManager implements CgroupManager {
+  /** parentFiles(), listed once per prepare(). */
+  private files: Promise<Map<string, Set<string>>> | undefined;
+
   constructor(protected readonly context: CgroupContext) {}
 
   get layout(): CgroupLayout {
@@ -41,6 +44,7 @@ export abstract class BaseCgroupManager implements CgroupManager {
   /** Makes the parent cgroup in every hierarchy; safe to repeat. */
   async prepare(): Promise<void> {
     const plan = planParentCgroups(this.layout, this.context.parent, await this.parentState());
+    this.files = undefined;
     await applyCgroupPlan(this.context.fs, plan, `the cgroup parent ${this.context.parent}`);
   }
 
@@ -112,8 +116,20 @@ export abstract class BaseCgroupManager implements CgroupManager {
     );
   }
 
-  /** The control files of the parent cgroup in each hierarchy: a container's cgroup gets the same. */
-  protected async parentFiles(): Promise<Map<string, Set<string>>> {
+  /**
+   * The control files of the parent cgroup in each hierarchy: a container's cgroup gets the same.
+   * They are fixed once prepare() has made the parent (v1: by the mounted hierarchies; v2: by the
+   * controllers it enabled), so they are listed once rather than on every create and start.
+   */
+  protected parentFiles(): Promise<Map<string, Set<string>>> {
+    this.files ??= this.listParentFiles().catch((error: unknown) => {
+      this.files = undefined;
+      throw error;
+    });
+    return this.files;
+  }
+
+  private async listParentFiles(): Promise<Map<string, Set<string>>> {
     const dirs = this.hierarchyDirs();
     const listed = await Promise.all(
       dirs.map((dir) => this.context.fs.entries(join(dir, this.context.parent)).catch(() => [] as string[])),

@@ -166,6 +166,27 @@ for (const flavour of FLAVOURS) {
       expect(await t.fs.exists(manager.open(ID).paths()[0] ?? '')).toBe(false);
     });
 
+    it("lists the parent's control files once, not on every check and create", async () => {
+      const t = tree ?? (tree = await flavour.imitate());
+      const listed: string[] = [];
+      const fs: CgroupFs = {
+        ...t.fs,
+        entries: (path) => {
+          listed.push(path);
+          return t.fs.entries(path);
+        },
+      };
+      const { manager } = await open({ fs });
+      await manager.check({ Memory: 32 * MiB });
+      const once = listed.length;
+      expect(once).toBeGreaterThan(0);
+      await manager.create(ID, { Memory: 32 * MiB, PidsLimit: 10 });
+      await manager.create('beefcafe', {});
+      expect(listed).toHaveLength(once);
+      // The files it listed still decide what is written: the pids limit landed.
+      expect((await readFile(flavour.fileOf(t, 'pids', 'pids.max'), 'utf8')).trim()).toBe('10');
+    });
+
     it('refuses a block device path that does not exist, before making anything', async () => {
       const { manager } = await open({
         statDevice: () => Promise.reject(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })),

@@ -50,8 +50,10 @@ export class CgroupV1Manager extends BaseCgroupManager {
           (await readOptional(this.context.fs, join(parent, plain))) ??
           ''
         ).trim();
-      cpus = await read('cpuset.effective_cpus', 'cpuset.cpus');
-      mems = await read('cpuset.effective_mems', 'cpuset.mems');
+      [cpus, mems] = await Promise.all([
+        read('cpuset.effective_cpus', 'cpuset.cpus'),
+        read('cpuset.effective_mems', 'cpuset.mems'),
+      ]);
     }
     return { files, cpus, mems, cpuCount: this.context.cpuCount };
   }

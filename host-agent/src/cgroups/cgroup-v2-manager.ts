@@ -39,10 +39,12 @@ export class CgroupV2Manager extends BaseCgroupManager {
   }
 
   async hostFacts(): Promise<CgroupHostFacts> {
-    const files = await this.parentFiles();
     const parent = join(this.v2.root, this.context.parent);
-    const cpus = (await readOptional(this.context.fs, join(parent, 'cpuset.cpus.effective')))?.trim();
-    const mems = (await readOptional(this.context.fs, join(parent, 'cpuset.mems.effective')))?.trim();
+    const [files, cpus, mems] = await Promise.all([
+      this.parentFiles(),
+      readOptional(this.context.fs, join(parent, 'cpuset.cpus.effective')).then((text) => text?.trim()),
+      readOptional(this.context.fs, join(parent, 'cpuset.mems.effective')).then((text) => text?.trim()),
+    ]);
     return {
       files,
       cpus: cpus || `0-${this.context.cpuCount - 1}`,
