@@ -256,7 +256,10 @@ export class ContainerService {
       );
       registered = true;
       await this.options.images.snapshotter.prepare(plan);
-      await this.store.add(record);
+      // A --rm container does not outlive a restart of its host (it is not running then, so it is
+      // removed), so its record needs no fsync: a crash leaves a whole record or an unfinished
+      // create, which the next start clears away.
+      await this.store.add(record, { durable: !request.host.autoRemove });
     } catch (error) {
       if (registered) await this.options.networks?.forget(id).catch(() => undefined);
       await this.options.images.snapshotter.remove(id).catch(() => undefined);
@@ -414,9 +417,10 @@ export class ContainerService {
       } else {
         checkTransition(record.state.status, 'remove', record.name);
       }
-      // Saved first: an agent killed from here on finishes the removal when it starts again.
+      // Saved first: an agent killed from here on finishes the removal when it starts again. A --rm
+      // container skips the fsync: after a crash of the host it is removed whatever its record says.
       record.state.status = 'removing';
-      await this.store.save(record);
+      await this.store.save(record, { durable: !record.request.host.autoRemove });
       await this.options.cgroups
         .open(record.id)
         .destroy()

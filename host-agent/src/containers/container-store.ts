@@ -65,8 +65,8 @@ export class ContainerStore {
     return this.list().some((record) => record.name === name);
   }
 
-  /** Adds a new container; its name must be free. */
-  async add(record: ContainerRecord): Promise<void> {
+  /** Adds a new container; its name must be free. `durable` as for save(). */
+  async add(record: ContainerRecord, { durable = true } = {}): Promise<void> {
     const holder = this.list().find((other) => other.name === record.name);
     if (holder) {
       throw conflict(
@@ -75,7 +75,7 @@ export class ContainerStore {
     }
     await mkdir(this.directory(record.id), { recursive: true, mode: 0o700 });
     this.byId.set(record.id, record);
-    await this.save(record);
+    await this.save(record, { durable });
   }
 
   /**
