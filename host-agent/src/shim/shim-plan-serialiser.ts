@@ -191,9 +191,19 @@ function mappings(field: string, list: IdMapping[] | undefined, check: Checker):
 /** BPF_MAXINSNS of linux/bpf_common.h. */
 const SECCOMP_MAX_INSTRUCTIONS = 4096;
 
+/**
+ * Each program already checked and written out, by the identity of its instruction list: nearly
+ * every container gets one of the few default filters the seccomp planner keeps (about 540
+ * instructions each), which need not be checked and formatted on every start again.
+ */
+const writtenPrograms = new WeakMap<ShimSeccomp['instructions'], string>();
+
 /** `flags program`: each instruction as 16 hex digits, code (4) jt (2) jf (2) k (8). */
 function seccompFields(seccomp: ShimSeccomp, check: Checker): string[] {
   const { instructions } = seccomp;
+  const flags = hex(check.integer('seccomp.flags', seccomp.flags ?? 0, 0, 0xffffffff));
+  const written = writtenPrograms.get(instructions);
+  if (written !== undefined) return [flags, written];
   if (instructions.length === 0 || instructions.length > SECCOMP_MAX_INSTRUCTIONS) {
     throw new ShimPlanError(
       `invalid plan: seccomp.instructions must hold 1 to ${SECCOMP_MAX_INSTRUCTIONS} instructions: ${instructions.length}`,
@@ -210,7 +220,8 @@ function seccompFields(seccomp: ShimSeccomp, check: Checker): string[] {
       );
     })
     .join('');
-  return [hex(check.integer('seccomp.flags', seccomp.flags ?? 0, 0, 0xffffffff)), program];
+  writtenPrograms.set(instructions, program);
+  return [flags, program];
 }
 
 type Add = (key: string, ...fields: string[]) => void;
