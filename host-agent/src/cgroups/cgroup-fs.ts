@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 
 /**
@@ -34,7 +35,10 @@ export const nodeCgroupFs: CgroupFs = {
     try {
       for (const [index, value] of values.entries()) {
         try {
-          await file.write(value);
+          // Synchronous: each is a request the kernel answers at once (no disk behind cgroupfs),
+          // a few microseconds against a trip through the thread pool; a dozen devices rules sat
+          // one after another on every container start.
+          writeSync(file.fd, value);
         } catch (error) {
           throw new WriteEachError(index, error);
         }
