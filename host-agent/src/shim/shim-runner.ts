@@ -8,11 +8,12 @@
  *   error <step> <errno> <ERRNO-NAME> <description> <path>
  * (fields %-escaped as in the plan) and then closes it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+
+import { spawnDetached, type DetachedChild } from '../sys/detached-spawn.js';
 
 import { attachToShim, type ShimAttachment } from './shim-attach.js';
 import { ShimError, ShimStartError } from './shim-error.js';
@@ -110,16 +111,6 @@ function delay<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
 
-function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve({ code: child.exitCode, signal: child.signalCode });
-      return;
-    }
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
-
 /**
  * Writes the plan, runs the shim and waits until the process has exec'd, or is held before
  * execve for attach `start` (resolves with its pid), or a step failed (rejects with
@@ -135,15 +126,21 @@ async function spawnShim(
   const planPath = options.planPath ?? join(stateDir, SHIM_STATE_FILES.plan);
   await writeFileAtomic(planPath, wire);
 
-  const child = spawn(shimPath, [mode, '--plan', planPath, '--report-fd', String(SHIM_REPORT_FD)], {
-    cwd: '/',
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...(options.passFds ?? [])],
-  });
-  const exitedProcess = waitForExit(child);
-  const spawnFailure = new Promise<Error>((resolve) => child.once('error', resolve));
-  const report = collect(child.stdio[SHIM_REPORT_FD] as Readable | null, 64 * 1024);
-  const stderr = collect(child.stderr, 64 * 1024);
+  let child: DetachedChild;
+  try {
+    // fd 2: its diagnostics until it has started; fd 3: the report; 4 on: passFds.
+    child = spawnDetached(
+      shimPath,
+      [mode, '--plan', planPath, '--report-fd', String(SHIM_REPORT_FD)],
+      [{ pipe: true }, { pipe: true }, ...(options.passFds ?? []).map((fd) => ({ fd }))],
+    );
+  } catch (error) {
+    throw new ShimError('unavailable', `cannot run skiff-shim ${shimPath}: ${(error as Error).message}`);
+  }
+  const exitedProcess = child.exited;
+  const report = collect(child.pipes.get(SHIM_REPORT_FD) ?? null, 64 * 1024);
+  const stderrPipe = child.pipes.get(2);
+  const stderr = collect(stderrPipe ?? null, 64 * 1024);
 
   let timer: NodeJS.Timeout | undefined;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -151,13 +148,10 @@ async function spawnShim(
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   try {
-    const first = await Promise.race([report, spawnFailure, timedOut]);
+    const first = await Promise.race([report, timedOut]);
     if (first === 'timeout') {
-      child.kill('SIGKILL');
+      process.kill(child.pid, 'SIGKILL');
       throw new ShimError('unavailable', `skiff-shim did not report within ${timeoutMs} ms: ${planPath}`);
-    }
-    if (first instanceof Error) {
-      throw new ShimError('unavailable', `cannot run skiff-shim ${shimPath}: ${first.message}`);
     }
     const answer = parseShimReport(first);
     if (answer instanceof ShimStartError) throw answer;
@@ -169,8 +163,7 @@ async function spawnShim(
         `skiff-shim ended without a report (exit ${code ?? signal ?? 'unknown'})${diagnostics ? `: ${diagnostics}` : ''}`,
       );
     }
-    child.stderr?.destroy(); // after the start the shim writes its diagnostics to shim.log
-    child.unref();
+    stderrPipe?.destroy(); // after the start the shim writes its diagnostics to shim.log
     const exited = exitedProcess.then(async () => {
       const status = await readShimExitStatus(stateDir);
       if (!status) throw new ShimError('internal', `skiff-shim left no exit status in ${stateDir}`);
