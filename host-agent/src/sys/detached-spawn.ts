@@ -36,7 +36,6 @@ interface SpawnLibc {
   addDup2: Fn;
   addOpen: Fn;
   addClose: Fn;
-  addChdir: Fn;
   attrInit: Fn;
   attrDestroy: Fn;
   attrSetFlags: Fn;
@@ -65,7 +64,6 @@ function loadLibc(): SpawnLibc {
       'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int flags, uint32_t mode)',
     ) as Fn,
     addClose: lib.func('int posix_spawn_file_actions_addclose(void *actions, int fd)') as Fn,
-    addChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)') as Fn,
     attrInit: lib.func('int posix_spawnattr_init(void *attr)') as Fn,
     attrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)') as Fn,
     attrSetFlags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)') as Fn,
@@ -96,7 +94,10 @@ export interface DetachedChild {
 /** What the child gets on fd 2, 3, …: a new pipe to read from here, or a descriptor of ours. */
 export type ChildFd = { pipe: true } | { fd: number };
 
-/** Runs `path` with `args` in a new session, working directory `/`, and the agent's environment. */
+/**
+ * Runs `path` with `args` in a new session, with the agent's environment and working directory
+ * (skiff-shim changes to / itself; posix_spawn_file_actions_addchdir_np needs glibc 2.29).
+ */
 export function spawnDetached(path: string, args: readonly string[], fds: readonly ChildFd[]): DetachedChild {
   const c = loadLibc();
   const made: { child: number; read: number; write: number }[] = [];
@@ -126,7 +127,6 @@ export function spawnDetached(path: string, args: readonly string[], fds: readon
       check(c.addDup2(actions, spare + index, 2 + index), 'adddup2', path);
       check(c.addClose(actions, spare + index), 'addclose', path);
     });
-    check(c.addChdir(actions, '/'), 'posix_spawn_file_actions_addchdir_np', path);
     const signals = Buffer.alloc(OPAQUE_BYTES);
     c.sigFillSet(signals);
     check(c.attrSetSigDefault(attr, signals), 'posix_spawnattr_setsigdefault', path);
