@@ -18,6 +18,8 @@ import { ExpansionGuard, expansionLimit, type ExpansionLimits } from './expansio
 import type { RegistryClient } from './registry-client.js';
 
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Well under IOV_MAX (1024), whatever the size of the network's chunks. */
+const WRITE_BATCH_CHUNKS = 256;
 
 export interface LayerFetch {
   client: RegistryClient;
@@ -88,9 +90,9 @@ async function download(
   const { content, layers, blob, what } = fetch;
   const toUnpack = new PassThrough({ highWaterMark: 1024 * 1024 });
   let unpackFailed = false;
-  async function* network(): AsyncGenerator<Buffer> {
-    // The content store gets the bytes in batches: one disk write per 64 KiB network read
-    // costs more than the write itself.
+  async function* network(): AsyncGenerator<Buffer[]> {
+    // The content store gets the bytes in batches (one writev each): one disk write per 64 KiB
+    // network read costs more than the write itself, and joining them would copy every byte.
     let batch: Buffer[] = [];
     let batched = 0;
     try {
@@ -112,13 +114,13 @@ async function download(
         }
         batch.push(chunk);
         batched += chunk.length;
-        if (batched >= WRITE_BATCH_BYTES) {
-          yield Buffer.concat(batch, batched);
+        if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_CHUNKS) {
+          yield batch;
           batch = [];
           batched = 0;
         }
       }
-      if (batched > 0) yield Buffer.concat(batch, batched);
+      if (batched > 0) yield batch;
       toUnpack.end();
     } catch (error) {
       toUnpack.destroy(error as Error);

@@ -38,6 +38,21 @@ describe(decompress.name, () => {
     expect(await text(stream)).toBe('hello world');
   });
 
+  it('reads chunks that are views into larger buffers, plain Uint8Arrays among them', async () => {
+    const gz = gzipSync('hello world');
+    const backing = new Uint8Array(gz.length + 16);
+    backing.set(gz, 8);
+    const view = backing.subarray(8, 8 + gz.length); // not a Buffer, and not at the start of its memory
+    async function* views(): AsyncGenerator<Uint8Array> {
+      yield await Promise.resolve(view.subarray(0, 2));
+      yield view.subarray(2, 10);
+      yield Buffer.from(view.subarray(10));
+    }
+    const { compression, stream } = await decompress(views(), 'x');
+    expect(compression).toBe('gzip');
+    expect(await text(stream)).toBe('hello world');
+  });
+
   it('decompresses zstd', async () => {
     // `printf 'hello world' | zstd -c`
     const zst = Buffer.from('28b52ffd045859000068656c6c6f20776f726c6468691eb2', 'hex');

@@ -49,7 +49,7 @@ export async function decompress(source: AsyncIterable<Uint8Array>, what: string
       done = true;
       break;
     }
-    const chunk = Buffer.from(next.value);
+    const chunk = asBuffer(next.value);
     head.push(chunk);
     headLength += chunk.length;
   }
@@ -64,7 +64,7 @@ export async function decompress(source: AsyncIterable<Uint8Array>, what: string
           done = true;
           return;
         }
-        yield Buffer.from(next.value);
+        yield asBuffer(next.value);
       }
     } finally {
       // Stopped early (an error downstream): let the source close its file or socket.
@@ -90,4 +90,9 @@ export async function decompress(source: AsyncIterable<Uint8Array>, what: string
         `${what} is compressed with ${compression}, which is not supported yet (use gzip, zstd or no compression)`,
       );
   }
+}
+
+/** The same bytes as a Buffer, without copying them (Buffer.from of a Uint8Array copies). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -35,6 +35,19 @@ describe(ContentStore.name, () => {
     expect(await store.has(digestOf('hello world'))).toBe(true);
   });
 
+  it('takes a chunk that is a batch of pieces (one writev) as those bytes in order', async () => {
+    async function* batches(): AsyncGenerator<Buffer | Buffer[]> {
+      yield await Promise.resolve([Buffer.from('hello '), Buffer.from('wide ')]);
+      yield Buffer.from('wor');
+      yield [Buffer.from('ld'), Buffer.alloc(0), Buffer.from('!')];
+    }
+    const written = await store.write(batches(), { digest: digestOf('hello wide world!'), size: 17 });
+    expect(written).toMatchObject({ digest: digestOf('hello wide world!'), size: 17, created: true });
+    expect(readFileSync(join(root, 'content/sha256', digestOf('hello wide world!').slice(7)), 'utf8')).toBe(
+      'hello wide world!',
+    );
+  });
+
   it('accepts a blob whose digest and size are as expected', async () => {
     await expect(store.write('abc', { digest: digestOf('abc'), size: 3 })).resolves.toMatchObject({ created: true });
   });

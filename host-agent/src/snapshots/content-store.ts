@@ -6,14 +6,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { EngineError, invalidArgument, notFound } from '../engine-error.js';
 import { ensureDirectory } from '../state/ensure-directory.js';
 import { digestHex, isDigest, type Digest } from './digest.js';
 
-export type BlobSource = Uint8Array | string | AsyncIterable<Uint8Array | string>;
+/** A blob's bytes: whole, or as they come (a chunk may be a batch, written with one writev). */
+export type BlobSource = Uint8Array | string | AsyncIterable<Uint8Array | string | readonly Uint8Array[]>;
 
 export interface BlobExpectation {
   digest?: Digest;
@@ -70,11 +71,16 @@ export class ContentStore {
       try {
         const chunks = typeof source === 'string' || source instanceof Uint8Array ? [source] : source;
         for await (const chunk of chunks) {
-          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-          hash.update(bytes);
-          size += bytes.length;
+          const parts: readonly Uint8Array[] =
+            typeof chunk === 'string' ? [Buffer.from(chunk)] : chunk instanceof Uint8Array ? [chunk] : chunk;
+          let length = 0;
+          for (const part of parts) {
+            hash.update(part);
+            length += part.length;
+          }
+          size += length;
           if (expected.size !== undefined && size > expected.size) throw sizeMismatch(expected, size);
-          await file.write(bytes);
+          await writeAll(file, parts, length);
         }
         await file.sync();
       } finally {
@@ -157,5 +163,27 @@ export async function syncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** writev until every byte is written (a regular file takes all at once unless the disk is full). */
+async function writeAll(file: FileHandle, parts: readonly Uint8Array[], length: number): Promise<void> {
+  let rest = parts;
+  let left = length;
+  while (left > 0) {
+    const { bytesWritten } = await file.writev(rest as Uint8Array[]);
+    if (bytesWritten === 0) throw new Error('the disk took no more bytes');
+    left -= bytesWritten;
+    if (left === 0) return;
+    let skip = bytesWritten;
+    const remaining: Uint8Array[] = [];
+    for (const part of rest) {
+      if (skip >= part.length) skip -= part.length;
+      else {
+        remaining.push(skip > 0 ? part.subarray(skip) : part);
+        skip = 0;
+      }
+    }
+    rest = remaining;
   }
 }
