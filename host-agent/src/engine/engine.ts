@@ -24,7 +24,7 @@ import { registerArchiveHandlers } from './archive-handlers.js';
 import { registerBuildHandlers } from './build-handlers.js';
 import { registerContainerHandlers } from './container-handlers.js';
 import { registerExecHandlers } from './exec-handlers.js';
-import { IdleMemory } from './idle-memory.js';
+import { IdleMemory, setHeapGrowth } from './idle-memory.js';
 import { registerImageHandlers } from './image-handlers.js';
 import { registerNetworkHandlers } from './network-handlers.js';
 import { registerRegistryHandlers } from './registry-handlers.js';
@@ -163,6 +163,7 @@ export async function startEngine(options: EngineOptions): Promise<RunningEngine
   });
 
   const socketPath = options.socketPath ?? DEFAULT_ENGINE_SOCKET;
+  setHeapGrowth();
   const idleMemory = new IdleMemory({ log: (message) => logger.debug(message) });
   const server = new EngineServer({
     router,
