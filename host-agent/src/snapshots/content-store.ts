@@ -6,12 +6,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { EngineError, invalidArgument, notFound } from '../engine-error.js';
 import { ensureDirectory } from '../state/ensure-directory.js';
 import { digestHex, isDigest, type Digest } from './digest.js';
+import { writeAll } from './write-all.js';
 
 /** A blob's bytes: whole, or as they come (a chunk may be a batch, written with one writev). */
 export type BlobSource = Uint8Array | string | AsyncIterable<Uint8Array | string | readonly Uint8Array[]>;
@@ -163,27 +164,5 @@ export async function syncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-/** writev until every byte is written (a regular file takes all at once unless the disk is full). */
-async function writeAll(file: FileHandle, parts: readonly Uint8Array[], length: number): Promise<void> {
-  let rest = parts;
-  let left = length;
-  while (left > 0) {
-    const { bytesWritten } = await file.writev(rest as Uint8Array[]);
-    if (bytesWritten === 0) throw new Error('the disk took no more bytes');
-    left -= bytesWritten;
-    if (left === 0) return;
-    let skip = bytesWritten;
-    const remaining: Uint8Array[] = [];
-    for (const part of rest) {
-      if (skip >= part.length) skip -= part.length;
-      else {
-        remaining.push(skip > 0 ? part.subarray(skip) : part);
-        skip = 0;
-      }
-    }
-    rest = remaining;
   }
 }
