@@ -89,6 +89,21 @@ describe('spawnDetached', () => {
     }
   });
 
+  it('passes our own low descriptors to higher ones while new pipes take their numbers', async () => {
+    // Our fd 2 goes to the child's fd 4, while the child's fd 2 is a new pipe: a plain dup2 in
+    // order would overwrite our 2 before it is passed on.
+    const child = sh('exec sleep 5', [{ pipe: true }, { pipe: true }, { fd: 2 }]);
+    try {
+      await waitFor(() => existsSync(`/proc/${child.pid}/fd/4`));
+      expect(readlinkSync(`/proc/${child.pid}/fd/4`)).toBe(readlinkSync('/proc/self/fd/2'));
+      expect(readlinkSync(`/proc/${child.pid}/fd/2`)).toMatch(/^pipe:/);
+      expect(readlinkSync(`/proc/${child.pid}/fd/2`)).not.toBe(readlinkSync('/proc/self/fd/2'));
+    } finally {
+      process.kill(child.pid, 'SIGKILL');
+      await child.exited;
+    }
+  });
+
   it('reports the exit code or the signal, and reaps the child', async () => {
     const failed = sh('exit 7');
     failed.pipes.get(2)?.resume();

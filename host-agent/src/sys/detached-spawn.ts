@@ -119,9 +119,15 @@ export function spawnDetached(path: string, args: readonly string[], fds: readon
     attrReady = true;
     check(c.addOpen(actions, 0, '/dev/null', O_RDONLY, 0), 'posix_spawn_file_actions_addopen', path);
     check(c.addOpen(actions, 1, '/dev/null', O_WRONLY, 0), 'posix_spawn_file_actions_addopen', path);
-    // Through descriptors above every source and target first, so that no dup2 overwrites a
-    // source that a later one still needs.
-    const spare = Math.max(2 + fds.length, ...sources) + 1;
+    // Through spare descriptors first, so that no dup2 overwrites a source that a later one still
+    // needs: the lowest run above the targets that holds no source (a number above every source
+    // could pass the descriptor limit of a busy agent, and dup2 would fail there).
+    let spare = 2 + fds.length;
+    for (;;) {
+      const inTheWay = sources.filter((source) => source >= spare && source < spare + sources.length);
+      if (inTheWay.length === 0) break;
+      spare = Math.max(...inTheWay) + 1;
+    }
     sources.forEach((source, index) => check(c.addDup2(actions, source, spare + index), 'adddup2', path));
     sources.forEach((_source, index) => {
       check(c.addDup2(actions, spare + index, 2 + index), 'adddup2', path);
