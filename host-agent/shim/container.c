@@ -7,7 +7,8 @@
  * pid and exits. The shim is a child subreaper, so pid 1 becomes its child.
  *
  * Stage 2 (pid 1): is cloned into the v2 cgroup (if any), waits for the shim,
- * joins its v1 cgroups itself (see join_own_cgroups), builds the root filesystem, sets up its terminal, drops privileges and execs
+ * joins its v1 cgroups itself (see join_own_cgroups), builds the root
+ * filesystem, sets up its terminal, drops privileges and execs
  * (with attach-hold, only after the shim says "start"). Any failure is
  * reported as step + errno + path over the sync socket; the socket is
  * close-on-exec, so after a successful execve the shim reads EOF.

@@ -669,7 +669,7 @@ static int shim_main(enum plan_mode mode, const char *plan_path)
 	struct attach_hooks hooks = { .ctx = &sup, .start = start_hook };
 	char perr[512], started[48], finished[48], buf[8192];
 	int keep[8], nkeep = 0, state_dir, devnull, log_fd = -1, sigfd, sync[2], child_stdio[3], pipes[3][2];
-	int tty_fd = -1, ready = 0, pidfd = -1, ns_flags = 0, input_fd = -1;
+	int tty_fd = -1, ready = 0, pidfd = -1, ns_flags = 0, input_fd = -1, in_userns;
 	long long oom_before, oom_after;
 	sigset_t mask;
 	size_t len;
@@ -785,7 +785,8 @@ static int shim_main(enum plan_mode mode, const char *plan_path)
 		fail_start(&err, "socketpair", errno, NULL);
 		return 1;
 	}
-	if (open_cgroup_targets(&plan, mode == PLAN_EXEC ? ns_flags & CLONE_NEWUSER : forks_in_userns(&plan), &err) < 0) {
+	in_userns = mode == PLAN_EXEC ? (ns_flags & CLONE_NEWUSER) != 0 : forks_in_userns(&plan);
+	if (open_cgroup_targets(&plan, in_userns, &err) < 0) {
 		report("error", &err, 0);
 		return 1;
 	}
