@@ -138,6 +138,9 @@ async function spawnShim(
     throw new ShimError('unavailable', `cannot run skiff-shim ${shimPath}: ${(error as Error).message}`);
   }
   const exitedProcess = child.exited;
+  // Until it is reaped (here, in JS) its pid cannot be anyone else's: a kill before that is safe.
+  let reaped = false;
+  void exitedProcess.then(() => (reaped = true));
   const report = collect(child.pipes.get(SHIM_REPORT_FD) ?? null, 64 * 1024);
   const stderrPipe = child.pipes.get(2);
   const stderr = collect(stderrPipe ?? null, 64 * 1024);
@@ -150,7 +153,7 @@ async function spawnShim(
   try {
     const first = await Promise.race([report, timedOut]);
     if (first === 'timeout') {
-      process.kill(child.pid, 'SIGKILL');
+      if (!reaped) process.kill(child.pid, 'SIGKILL');
       throw new ShimError('unavailable', `skiff-shim did not report within ${timeoutMs} ms: ${planPath}`);
     }
     const answer = parseShimReport(first);
