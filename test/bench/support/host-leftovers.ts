@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -20,6 +20,7 @@ const HARD_CODED_PATHS = [
 ];
 const PARENT_CGROUPS = ['docker', 'libpod_parent'];
 const CGROUP_ROOT = '/sys/fs/cgroup';
+const TMPFS_MAGIC = 0x01021994;
 
 /**
  * The host's state before the peers ran, so that afterwards exactly what they added goes: a path
@@ -29,6 +30,8 @@ export class HostLeftovers {
   private constructor(
     private readonly paths: string[],
     private readonly cgroups: string[],
+    /** The entries of /sys/fs/cgroup before: crun and podman add directories for hierarchies that are not mounted. */
+    private readonly cgroupRootEntries: string[],
   ) {}
 
   /** `cgroupPrefix`: the benchmark's own cgroup names (the OCI runtimes name a container's cgroup by its id). */
@@ -39,7 +42,8 @@ export class HostLeftovers {
         join(hierarchy, name),
       ),
     );
-    return new HostLeftovers(paths, cgroups);
+    const rootEntries = existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : [];
+    return new HostLeftovers(paths, cgroups, rootEntries);
   }
 
   /** Removes what appeared since `before`; returns what it removed. */
@@ -55,6 +59,15 @@ export class HostLeftovers {
         removeCgroup(cgroup);
         removed.push(cgroup);
       }
+    }
+    // New entries of /sys/fs/cgroup itself: plain directories and symlinks in its tmpfs (such as
+    // hugetlb, net_cls,net_prio and its two links), never a hierarchy mounted meanwhile.
+    for (const name of existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : []) {
+      if (this.cgroupRootEntries.includes(name)) continue;
+      const path = join(CGROUP_ROOT, name);
+      if (!lstatSync(path).isSymbolicLink() && statfsSync(path).type !== TMPFS_MAGIC) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
     }
     return removed;
   }
@@ -80,6 +93,12 @@ function expand(pattern: string): string[] {
 
 /** A cgroup goes with rmdir, children first (its control files cannot be unlinked). */
 function removeCgroup(path: string): void {
+  // Made where no hierarchy is mounted (hugetlb, net_cls, perf_event on this hybrid host): crun
+  // and podman then write their limits as plain files into /sys/fs/cgroup's tmpfs.
+  if (statfsSync(path).type === TMPFS_MAGIC) {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  }
   for (const entry of readdirSync(path, { withFileTypes: true })) {
     if (entry.isDirectory()) removeCgroup(join(path, entry.name));
   }
