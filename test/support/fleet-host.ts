@@ -110,7 +110,23 @@ mount -o remount,bind,ro "$R/usr"
 mount -t overlay fleet-etc -o "lowerdir=/etc,upperdir=$R/.etc-upper,workdir=$R/.etc-work" "$R/etc"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
-mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup"
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
+  # cgroup v1: a tmpfs of its own with the machine's hierarchies bound in (links copied), so that
+  # what the host's systemd makes there (directories for controllers it finds unmounted, links)
+  # stays in this host and does not land in the machine's /sys/fs/cgroup.
+  mount -t tmpfs -o mode=0755 fleet-cgroup "$R/sys/fs/cgroup"
+  for h in /sys/fs/cgroup/*; do
+    name=\${h##*/}
+    if [ -L "$h" ]; then
+      cp -P "$h" "$R/sys/fs/cgroup/$name"
+    elif mountpoint -q "$h"; then
+      mkdir "$R/sys/fs/cgroup/$name"
+      mount --bind "$h" "$R/sys/fs/cgroup/$name"
+    fi
+  done
+else
+  mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup"
+fi
 mount --rbind /dev "$R/dev"
 if [ "$NO_OVERLAY" = yes ]; then
   # This host's kernel "has no overlayfs": the file the preflight reads lists every other file system.
