@@ -96,7 +96,7 @@ export class IdleMemory {
  * streamed its layers: about 30 full collections and a quarter of the agent's CPU per 200 MB
  * pulled. The idle collection above still gives the memory back once the engine is quiet.
  */
-export const HEAP_GROWING_PERCENT = 300;
+const HEAP_GROWING_PERCENT = 300;
 
 /** Sets V8's heap growing factor for this process (it is read at every full collection). */
 export function setHeapGrowth(): void {

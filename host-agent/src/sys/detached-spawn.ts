@@ -13,6 +13,7 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import koffi from 'koffi';
 
+import { libcLibrary } from './libc-sys-calls.js';
 import { SysError } from './sys-calls.js';
 
 const O_RDONLY = 0;
@@ -52,7 +53,7 @@ let libc: SpawnLibc | undefined;
 
 function loadLibc(): SpawnLibc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = libcLibrary();
   libc = {
     posixSpawn: lib.func(
       'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',

@@ -41,11 +41,19 @@ interface Libc {
   syncfs: Fn;
 }
 
+let library: ReturnType<typeof koffi.load> | undefined;
+
+/** The C library, loaded once for every module of src/sys that calls into it. */
+export function libcLibrary(): ReturnType<typeof koffi.load> {
+  library ??= koffi.load('libc.so.6');
+  return library;
+}
+
 let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = libcLibrary();
   libc = {
     mount: lib.func(
       'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
@@ -70,7 +78,7 @@ function loadLibc(): Libc {
  */
 export function mallocTrimmer(): (() => void) | undefined {
   try {
-    const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    const trim = libcLibrary().func('int malloc_trim(size_t pad)') as (pad: number) => number;
     return () => void trim(0);
   } catch {
     return undefined;
