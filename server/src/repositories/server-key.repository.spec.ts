@@ -22,6 +22,8 @@ describe(ServerKeyRepository.name, () => {
     expect(key).toHaveLength(32);
     const path = join(dataDir, 'data', 'server.key');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
+    // The data directory it made stays enterable (npm start's PostgreSQL runs as another user).
+    expect((await stat(join(dataDir, 'data'))).mode & 0o777).toBe(0o711);
     expect(Buffer.from(await readFile(path, 'utf8'), 'base64')).toEqual(key);
     expect(await repository().load()).toEqual(key);
   });

@@ -35,7 +35,9 @@ async function readOrCreateKeyFile(path: string): Promise<Buffer> {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const key = randomBytes(32);
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // The data directory it makes is also the embedded PostgreSQL's (and the local agent's): others
+  // may enter it, as `npm start` needs for the postgres user, but not list it; the key is 0600.
+  await mkdir(dirname(path), { recursive: true, mode: 0o711 });
   try {
     // wx: of two replicas starting on one data directory, the second reads what the first wrote.
     await writeFile(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
