@@ -17,12 +17,24 @@ describe(LayerStore.name, () => {
   let content: ContentStore;
   let layers: LayerStore;
 
+  let sys: FakeSysCalls;
+
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'skiff-layers-'));
     content = new ContentStore(root);
     await content.init();
-    layers = new LayerStore(root, content, new FakeSysCalls());
+    sys = new FakeSysCalls();
+    layers = new LayerStore(root, content, sys);
     await layers.init();
+  });
+
+  it('spreads the layers it unpacks over the filesystem: its staging directory is a top directory', async () => {
+    expect(sys.callsOf('markTopDirectory')).toEqual([{ call: 'markTopDirectory', path: join(root, 'tmp') }]);
+    // Only a hint: a filesystem that refuses it does not stop the store.
+    const refusing = new FakeSysCalls();
+    refusing.failOn('markTopDirectory', 'EPERM');
+    const other = new LayerStore(root, content, refusing);
+    await expect(other.init()).resolves.toBeUndefined();
   });
 
   afterEach(async () => {

@@ -26,7 +26,8 @@ export type RecordedCall =
   | { call: 'mknod'; request: NodeRequest }
   | { call: 'lsetxattr'; path: string; name: string; value: Buffer }
   | { call: 'lchown'; path: string; uid: number; gid: number }
-  | { call: 'syncfs'; path: string };
+  | { call: 'syncfs'; path: string }
+  | { call: 'markTopDirectory'; path: string };
 
 export type SysCallName = keyof SysCalls;
 
@@ -176,6 +177,15 @@ export class FakeSysCalls implements SysCalls {
     }
     this.calls.push({ call: 'syncfs', path });
     return Promise.resolve();
+  }
+
+  markTopDirectory(path: string): boolean {
+    this.maybeFail('markTopDirectory', path);
+    if (!this.realLstat('markTopDirectory', path).isDirectory()) {
+      throw new SysError('ioctl', errnoOf('ENOTDIR'), path);
+    }
+    this.calls.push({ call: 'markTopDirectory', path });
+    return true;
   }
 
   /** The calls of one kind, for assertions. */

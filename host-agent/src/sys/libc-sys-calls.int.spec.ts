@@ -2,6 +2,7 @@
  * The syscall layer for real: root, a real overlayfs. Checks that whiteouts and opaque
  * directories made through it hide what the kernel should hide.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +12,12 @@ import { LibcSysCalls } from './libc-sys-calls.js';
 import { isWhiteoutStat, OVERLAY_OPAQUE_XATTR, SysError } from './sys-calls.js';
 
 const OVERLAYFS_MAGIC = 0x794c7630;
+const EXT4_SUPER_MAGIC = 0xef53;
+
+/** The flag letters `lsattr -d` prints for a directory (e2fsprogs). */
+function lsattrFlags(path: string): string {
+  return execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0] ?? '';
+}
 
 describe(LibcSysCalls.name, () => {
   const sys = new LibcSysCalls();
@@ -89,6 +96,23 @@ describe(LibcSysCalls.name, () => {
     expect(existsSync(join(merged, 'etc/passwd'))).toBe(false);
     expect(readFileSync(join(merged, 'etc/group'), 'utf8')).toBe('root');
     expect(readdirSync(join(merged, 'cache'))).toEqual(['new']);
+  });
+
+  it('marks a directory as the top of a hierarchy for the ext4 allocator (chattr +T), where the filesystem can', () => {
+    mkdirSync(join(dir, 'layers'));
+    const ext4 = sys.statfs(dir).type === EXT4_SUPER_MAGIC;
+    expect(sys.markTopDirectory(join(dir, 'layers'))).toBe(ext4);
+    // lsattr reads the flags back on its own; a second call is harmless.
+    if (ext4) {
+      expect(lsattrFlags(join(dir, 'layers'))).toContain('T');
+      expect(sys.markTopDirectory(join(dir, 'layers'))).toBe(true);
+      expect(lsattrFlags(join(dir, 'layers'))).toContain('T');
+    }
+    // /dev/shm is a tmpfs: no inode flags there.
+    expect(sys.markTopDirectory('/dev/shm')).toBe(false);
+    writeFileSync(join(dir, 'file'), '');
+    expect(() => sys.markTopDirectory(join(dir, 'file'))).toThrow(`ioctl ${join(dir, 'file')}: ENOTDIR`);
+    expect(() => sys.markTopDirectory(join(dir, 'missing'))).toThrow(`ioctl ${join(dir, 'missing')}: ENOENT`);
   });
 
   it('flushes a filesystem', async () => {

@@ -3,7 +3,7 @@
  * koffi (lint holds that). Calls are synchronous and short; errno is read right after each call,
  * before any other JS can run a libc call on this thread.
  */
-import { closeSync, lchownSync, lstatSync, openSync, statfsSync } from 'node:fs';
+import { closeSync, constants, lchownSync, lstatSync, openSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
 
 import {
@@ -27,6 +27,12 @@ const S_IFIFO = 0o010000;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const ENODATA = 61;
+/** _IOR('f', 1, long) and _IOW('f', 2, long) on 64-bit Linux. */
+const FS_IOC_GETFLAGS = 0x80086601;
+const FS_IOC_SETFLAGS = 0x40086602;
+const FS_TOPDIR_FL = 0x00020000;
+/** What a filesystem without inode flags, or without this one, answers. */
+const NO_FLAGS_ERRNOS = new Set([25 /* ENOTTY */, 95 /* EOPNOTSUPP */, 22 /* EINVAL */]);
 const ERANGE = 34;
 
 type Fn = (...args: unknown[]) => number | bigint;
@@ -39,6 +45,7 @@ interface Libc {
   lgetxattr: Fn;
   llistxattr: Fn;
   syncfs: Fn;
+  ioctlInt: Fn;
 }
 
 let library: ReturnType<typeof koffi.load> | undefined;
@@ -67,6 +74,8 @@ function loadLibc(): Libc {
     lgetxattr: lib.func('intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)') as Fn,
     llistxattr: lib.func('intptr_t llistxattr(const char *path, void *list, size_t size)') as Fn,
     syncfs: lib.func('int syncfs(int fd)') as Fn,
+    // FS_IOC_GETFLAGS and FS_IOC_SETFLAGS take a pointer to an int, whatever their numbers say.
+    ioctlInt: lib.func('int ioctl(int fd, unsigned long request, _Inout_ int *value)') as Fn,
   };
   return libc;
 }
@@ -208,6 +217,34 @@ export class LibcSysCalls implements SysCalls {
       };
     } catch (error) {
       fromNode('statfs', path, error);
+    }
+  }
+
+  markTopDirectory(path: string): boolean {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (error) {
+      fromNode('ioctl', path, error);
+    }
+    try {
+      const { ioctlInt } = loadLibc();
+      const flags = [0];
+      if (Number(ioctlInt(fd, FS_IOC_GETFLAGS, flags)) < 0) {
+        const errno = koffi.errno();
+        if (NO_FLAGS_ERRNOS.has(errno)) return false;
+        throw new SysError('ioctl', errno, path, `FS_IOC_GETFLAGS of ${path}`);
+      }
+      const current = flags[0] ?? 0;
+      if ((current & FS_TOPDIR_FL) !== 0) return true;
+      if (Number(ioctlInt(fd, FS_IOC_SETFLAGS, [current | FS_TOPDIR_FL])) < 0) {
+        const errno = koffi.errno();
+        if (NO_FLAGS_ERRNOS.has(errno)) return false;
+        throw new SysError('ioctl', errno, path, `FS_IOC_SETFLAGS of ${path}`);
+      }
+      return true;
+    } finally {
+      closeSync(fd);
     }
   }
 

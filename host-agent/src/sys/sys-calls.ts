@@ -115,6 +115,12 @@ export interface SysCalls {
    * the thread pool: the writeback of a big pull does not stop the event loop.
    */
   syncfs(path: string): Promise<void>;
+  /**
+   * Marks a directory as the top of directory hierarchies for ext4's Orlov allocator (`chattr +T`):
+   * each new subdirectory is placed in a block group of its own choosing, with its files, instead
+   * of next to the parent. False where the filesystem has no such flag (only ext2, 3 and 4 do).
+   */
+  markTopDirectory(path: string): boolean;
 }
 
 /** S_IF* file type bits of st_mode. */
