@@ -51,6 +51,25 @@ describe(extractTar.name, () => {
     return extractTar(chunks(await tarBuffer(entries)), target, { ...options, ...extra });
   }
 
+  it('writes every byte of files just under, at and over the size written on this thread, from 700-byte pieces', async () => {
+    const MiB = 1024 * 1024;
+    const sizes = { under: MiB - 1, at: MiB, over: MiB + 1, big: 3 * MiB + 5, empty: 0 };
+    const bodies = Object.fromEntries(
+      Object.entries(sizes).map(([name, size]) => [
+        name,
+        Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + size) % 251)),
+      ]),
+    );
+    const result = await extract(
+      Object.entries(bodies).map(([name, body]) => ({ header: { name, type: 'file', mode: 0o640 }, body })),
+    );
+    for (const [name, body] of Object.entries(bodies)) {
+      expect(readFileSync(join(target, name)).equals(body)).toBe(true);
+      expect(lstatSync(join(target, name)).mode & 0o7777).toBe(0o640);
+    }
+    expect(result.size).toBe(Object.values(sizes).reduce((sum, size) => sum + size, 0));
+  });
+
   /** A refused archive leaves neither the target nor a staging directory, and outside as it was. */
   function expectNothingWritten(): void {
     expect(existsSync(target)).toBe(false);

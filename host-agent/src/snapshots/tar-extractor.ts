@@ -8,7 +8,7 @@
  * nothing behind, inside or outside.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, lutimesSync, utimesSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, lutimesSync, openSync, utimesSync } from 'node:fs';
 import { link, lstat, lutimes, mkdir, open, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import tar from 'tar-stream';
@@ -19,7 +19,7 @@ import { UnmappableIdError, type IdMap } from '../userns/id-map.js';
 import type { Digest } from './digest.js';
 import { planEntry, refuseEntry, type EntryAttributes, type EntryPlan, type TarEntryHeader } from './tar-entry-plan.js';
 import { drainedOrClosed } from '../drained.js';
-import { writeAll } from './write-all.js';
+import { writeAll, writeAllSync } from './write-all.js';
 
 export interface ExtractOptions {
   sys: SysCalls;
@@ -49,6 +49,8 @@ export interface ExtractResult {
 
 const MAX_SYMLINK_HOPS = 40;
 const FILE_WRITE_BATCH_BYTES = 1024 * 1024;
+/** Files up to this size are written synchronously (see writeSmallFile). */
+const SMALL_FILE_BYTES = 1024 * 1024;
 /** Well under IOV_MAX (1024). */
 const FILE_WRITE_BATCH_CHUNKS = 256;
 
@@ -154,24 +156,8 @@ class Extraction {
       }
       case 'file': {
         const { path } = await this.prepare(name, plan.path, 'file');
-        const file = await open(path, 'wx', 0o600);
-        try {
-          // A file's pieces (slices of the decompressor's output) go out in one writev per MiB.
-          let batch: Uint8Array[] = [];
-          let batched = 0;
-          for await (const chunk of body) {
-            batch.push(chunk);
-            batched += chunk.length;
-            if (batched >= FILE_WRITE_BATCH_BYTES || batch.length >= FILE_WRITE_BATCH_CHUNKS) {
-              await writeAll(file, batch, batched);
-              batch = [];
-              batched = 0;
-            }
-          }
-          if (batched > 0) await writeAll(file, batch, batched);
-        } finally {
-          await file.close();
-        }
+        if (plan.size <= SMALL_FILE_BYTES) await writeSmallFile(path, body);
+        else await writeLargeFile(path, body);
         this.size += plan.size;
         this.setAttributes(path, plan.attributes, 'file');
         return;
@@ -329,6 +315,48 @@ class Extraction {
     if (kind === 'directory') this.directoryTimes.push({ path, mtime: attributes.mtime });
     else if (kind === 'symlink') lutimesSync(path, attributes.mtime, attributes.mtime);
     else utimesSync(path, attributes.mtime, attributes.mtime);
+  }
+}
+
+/**
+ * A file of up to a MiB (most files of most images) is read whole from the archive, then
+ * created, written and closed on this thread: three trips through the thread pool per file cost
+ * more than the calls themselves, and cost the whole pull its pace.
+ */
+async function writeSmallFile(path: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    parts.push(chunk);
+    length += chunk.length;
+  }
+  if (parts.length > FILE_WRITE_BATCH_CHUNKS) parts = [Buffer.concat(parts, length)];
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeAllSync(fd, parts, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A bigger file goes out through the thread pool, one writev per MiB of its pieces. */
+async function writeLargeFile(path: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+  const file = await open(path, 'wx', 0o600);
+  try {
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    for await (const chunk of body) {
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= FILE_WRITE_BATCH_BYTES || batch.length >= FILE_WRITE_BATCH_CHUNKS) {
+        await writeAll(file, batch, batched);
+        batch = [];
+        batched = 0;
+      }
+    }
+    if (batched > 0) await writeAll(file, batch, batched);
+  } finally {
+    await file.close();
   }
 }
 
