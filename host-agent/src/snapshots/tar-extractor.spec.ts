@@ -68,6 +68,18 @@ describe(extractTar.name, () => {
       expect(lstatSync(join(target, name)).mode & 0o7777).toBe(0o640);
     }
     expect(result.size).toBe(Object.values(sizes).reduce((sum, size) => sum + size, 0));
+    // under, at and empty on the event loop; over and big through the thread pool.
+    expect(result.filesWrittenOnLoop).toBe(3);
+  });
+
+  it('sends the rest of an archive through the thread pool once a small write on the event loop was slow', async () => {
+    const entries = ['a', 'b', 'c'].map((name) => file(name, `${name}`.repeat(1000)));
+    expect((await extract(entries)).filesWrittenOnLoop).toBe(3);
+    await rm(target, { recursive: true });
+    // Every write takes longer than -1 ms: the first file is the last one written on the loop.
+    const result = await extract(entries, { slowWriteMs: -1 });
+    expect(result.filesWrittenOnLoop).toBe(1);
+    for (const name of ['a', 'b', 'c']) expect(readFileSync(join(target, name), 'utf8')).toBe(name.repeat(1000));
   });
 
   /** A refused archive leaves neither the target nor a staging directory, and outside as it was. */

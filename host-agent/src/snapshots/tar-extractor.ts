@@ -35,6 +35,12 @@ export interface ExtractOptions {
    * and opaque directories are marked for an overlay mounted with `userxattr`.
    */
   ids?: IdMap;
+  /**
+   * A small file whose synchronous create, write and close took longer than this (a disk that
+   * throttles writers) sends the rest of the archive through the thread pool, so the event loop
+   * is not held up again (default 20 ms).
+   */
+  slowWriteMs?: number;
 }
 
 export interface ExtractResult {
@@ -45,12 +51,15 @@ export interface ExtractResult {
   /** Length of the tar stream. */
   tarSize: number;
   entries: number;
+  /** Regular files written on the event loop (see writeSmallFile); the others went through the pool. */
+  filesWrittenOnLoop: number;
 }
 
 const MAX_SYMLINK_HOPS = 40;
 const FILE_WRITE_BATCH_BYTES = 1024 * 1024;
 /** Files up to this size are written synchronously (see writeSmallFile). */
 const SMALL_FILE_BYTES = 1024 * 1024;
+const SLOW_WRITE_MS = 20;
 /** Well under IOV_MAX (1024). */
 const FILE_WRITE_BATCH_CHUNKS = 256;
 
@@ -85,6 +94,9 @@ class Extraction {
   private readonly directoryTimes: { path: string; mtime: Date }[] = [];
   private size = 0;
   private entries = 0;
+  private filesWrittenOnLoop = 0;
+  /** Small files are written on the event loop until one such write turns out slow. */
+  private writeOnLoop = true;
 
   constructor(
     private readonly root: string,
@@ -121,7 +133,13 @@ class Extraction {
       // set the time only on a directory still reached without following any.
       if (await this.isPlainDirectory(path)) await lutimes(path, mtime, mtime);
     }
-    return { digest: `sha256:${hash.digest('hex')}`, size: this.size, tarSize: counter.bytes, entries: this.entries };
+    return {
+      digest: `sha256:${hash.digest('hex')}`,
+      size: this.size,
+      tarSize: counter.bytes,
+      entries: this.entries,
+      filesWrittenOnLoop: this.filesWrittenOnLoop,
+    };
   }
 
   private async isPlainDirectory(path: string): Promise<boolean> {
@@ -156,8 +174,13 @@ class Extraction {
       }
       case 'file': {
         const { path } = await this.prepare(name, plan.path, 'file');
-        if (plan.size <= SMALL_FILE_BYTES) await writeSmallFile(path, body);
-        else await writeLargeFile(path, body);
+        if (this.writeOnLoop && plan.size <= SMALL_FILE_BYTES) {
+          const took = await writeSmallFile(path, body);
+          this.filesWrittenOnLoop += 1;
+          if (took > (this.options.slowWriteMs ?? SLOW_WRITE_MS)) this.writeOnLoop = false;
+        } else {
+          await writeLargeFile(path, body);
+        }
         this.size += plan.size;
         this.setAttributes(path, plan.attributes, 'file');
         return;
@@ -321,9 +344,10 @@ class Extraction {
 /**
  * A file of up to a MiB (most files of most images) is read whole from the archive, then
  * created, written and closed on this thread: three trips through the thread pool per file cost
- * more than the calls themselves, and cost the whole pull its pace.
+ * more than the calls themselves, and cost the whole pull its pace. Returns how long the
+ * synchronous part took, in milliseconds.
  */
-async function writeSmallFile(path: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeSmallFile(path: string, body: AsyncIterable<Uint8Array>): Promise<number> {
   let parts: Uint8Array[] = [];
   let length = 0;
   for await (const chunk of body) {
@@ -331,12 +355,14 @@ async function writeSmallFile(path: string, body: AsyncIterable<Uint8Array>): Pr
     length += chunk.length;
   }
   if (parts.length > FILE_WRITE_BATCH_CHUNKS) parts = [Buffer.concat(parts, length)];
+  const start = performance.now();
   const fd = openSync(path, 'wx', 0o600);
   try {
     writeAllSync(fd, parts, length);
   } finally {
     closeSync(fd);
   }
+  return performance.now() - start;
 }
 
 /** A bigger file goes out through the thread pool, one writev per MiB of its pieces. */
