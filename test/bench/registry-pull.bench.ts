@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { packEntries, type Entry } from '../support/busybox-image.js';
 import { makeImage, removeLayout, skopeoPush, writeLayout, type TestImage } from '../support/oci-test-images.js';
@@ -17,7 +19,8 @@ import { StandaloneAgent } from './support/standalone-agent.js';
 import { runChecked, runTimed, type TimedCommand } from './support/timed-command.js';
 
 const RESULTS = join(repoRoot, 'test/bench/results/registry-pull.md');
-const RUNS = positiveInteger('SKIFF_BENCH_PULL_RUNS', 5);
+// Ten: the median of five moved by up to 80 ms from one run of the benchmark to the next.
+const RUNS = positiveInteger('SKIFF_BENCH_PULL_RUNS', 10);
 const LAYERS = 8;
 const LAYER_BYTES = 25_000_000;
 const TITLE = '1. `docker pull` of an 8-layer, 200 MB image from a local registry';
@@ -35,6 +38,21 @@ function positiveInteger(name: string, fallback: number): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${name} must be a positive integer, not '${value}'`);
   return parsed;
+}
+
+/**
+ * The filesystem the engines and skopeo write to. On ext4 without a journal the kernel skips,
+ * for each new file, every inode freed in the last 30 s: the `rmi` between pulls makes that count.
+ */
+function storageOf(path: string): string {
+  const [source = '?', type = '?'] = execFileSync('findmnt', ['-no', 'SOURCE,FSTYPE', '-T', path], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/);
+  if (!type.startsWith('ext')) return `${type} on ${source}`;
+  // A journal registers itself as /proc/fs/jbd2/<device>-<inode>.
+  const journaled =
+    existsSync('/proc/fs/jbd2') && readdirSync('/proc/fs/jbd2').some((name) => name.startsWith(`${basename(source)}-`));
+  return `${type} on ${source}, ${journaled ? 'with' : 'without'} a journal (the agent's, dockerd's and skopeo's directories alike)`;
 }
 
 /** One layer of files of mixed sizes, half random bytes and half text: it gzips to about 60 %. */
@@ -117,6 +135,7 @@ describe('registry pull', () => {
     );
     report.addFact('Docker CLI', execFileSync(dockerCli, ['--version'], { encoding: 'utf8' }).trim());
     report.addFact('Runs', `${RUNS} per contender after one warm-up each, taking turns`);
+    report.addFact('Storage', storageOf(tmpdir()));
   }, 600_000);
 
   afterAll(async () => {
