@@ -191,6 +191,18 @@ describe('container networks', () => {
       socket.end();
     });
     expect(fromHost).toBe('from-b1');
+    // IPv4 only: neither the bridge nor the host end of b1's veth has IPv6, so
+    // no link-local address turns up on the host a second after each container starts.
+    const bridge = fixture.network.bridgeName;
+    const ports = (await run('ip', ['-br', 'link', 'show', 'master', bridge])).stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => line.split(/[\s@]/)[0]);
+    expect(ports).toEqual([expect.stringMatching(/^vsk/)]);
+    for (const name of [bridge, ...ports]) {
+      expect((await readFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, 'utf8')).trim()).toBe('1');
+      expect((await run('ip', ['-6', 'addr', 'show', 'dev', name])).stdout).toBe('');
+    }
     const network = JSON.parse(await docker('network', 'inspect', 'bridge'))[0] as {
       Containers: Record<string, { Name: string; IPv4Address: string }>;
     };

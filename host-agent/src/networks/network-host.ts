@@ -59,6 +59,7 @@ export class IpNetworkHost implements NetworkHost {
         if (!(await this.linkExists(name))) throw error; // another start made it meanwhile
       });
     }
+    await disableIpv6(name);
     await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
     await run('ip', ['link', 'set', name, 'up']);
   }
@@ -103,6 +104,8 @@ export class IpNetworkHost implements NetworkHost {
       await add();
     });
     try {
+      // Before the peer is up: the host end has no carrier yet, so it never gets an IPv6 address.
+      await disableIpv6(link.hostInterface);
       const batch = [
         `addr add ${link.addressCidr} dev ${link.interfaceName}`,
         `link set ${link.interfaceName} up`,
@@ -174,6 +177,22 @@ export class IpNetworkHost implements NetworkHost {
   async hostResolvConf(): Promise<string> {
     return readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   }
+}
+
+/**
+ * The engine's networks are IPv4 only: their bridges and the host ends of their veths get no
+ * IPv6 either (LXD turns it off on host ends too). Otherwise each would take a link-local
+ * address a second or so after it comes up (a change every network-watching program on the host
+ * reacts to: Chromium aborts its requests in flight), and containers could reach the host's IPv6
+ * services through it. A kernel without IPv6 has nothing to turn off.
+ */
+async function disableIpv6(interfaceName: string): Promise<void> {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,14}$/.test(interfaceName)) {
+    throw new Error(`refusing ${JSON.stringify(interfaceName)} as an interface name`);
+  }
+  await writeFile(`/proc/sys/net/ipv6/conf/${interfaceName}/disable_ipv6`, '1\n').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  });
 }
 
 /** The batch lines below are built from these: each must be exactly what the engine makes. */
