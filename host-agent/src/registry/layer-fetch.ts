@@ -18,8 +18,6 @@ import { ExpansionGuard, expansionLimit, type ExpansionLimits } from './expansio
 import type { RegistryClient } from './registry-client.js';
 
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** Well under IOV_MAX (1024), whatever the size of the network's chunks. */
-const WRITE_BATCH_CHUNKS = 256;
 
 export interface LayerFetch {
   client: RegistryClient;
@@ -114,7 +112,7 @@ async function download(
         }
         batch.push(chunk);
         batched += chunk.length;
-        if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_CHUNKS) {
+        if (batched >= WRITE_BATCH_BYTES) {
           yield batch;
           batch = [];
           batched = 0;

@@ -60,6 +60,7 @@ describe(extractTar.name, () => {
         Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + size) % 251)),
       ]),
     );
+    // 700-byte pieces: 1 MiB is 1498 of them, more than one writev takes (IOV_MAX), on either path.
     const result = await extract(
       Object.entries(bodies).map(([name, body]) => ({ header: { name, type: 'file', mode: 0o640 }, body })),
     );

@@ -60,8 +60,6 @@ const FILE_WRITE_BATCH_BYTES = 1024 * 1024;
 /** Files up to this size are written synchronously (see writeSmallFile). */
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SLOW_WRITE_MS = 20;
-/** Well under IOV_MAX (1024). */
-const FILE_WRITE_BATCH_CHUNKS = 256;
 
 /**
  * Extracts the uncompressed tar `source` into `destination`, which must not exist yet.
@@ -348,13 +346,12 @@ class Extraction {
  * synchronous part took, in milliseconds.
  */
 async function writeSmallFile(path: string, body: AsyncIterable<Uint8Array>): Promise<number> {
-  let parts: Uint8Array[] = [];
+  const parts: Uint8Array[] = [];
   let length = 0;
   for await (const chunk of body) {
     parts.push(chunk);
     length += chunk.length;
   }
-  if (parts.length > FILE_WRITE_BATCH_CHUNKS) parts = [Buffer.concat(parts, length)];
   const start = performance.now();
   const fd = openSync(path, 'wx', 0o600);
   try {
@@ -374,7 +371,7 @@ async function writeLargeFile(path: string, body: AsyncIterable<Uint8Array>): Pr
     for await (const chunk of body) {
       batch.push(chunk);
       batched += chunk.length;
-      if (batched >= FILE_WRITE_BATCH_BYTES || batch.length >= FILE_WRITE_BATCH_CHUNKS) {
+      if (batched >= FILE_WRITE_BATCH_BYTES) {
         await writeAll(file, batch, batched);
         batch = [];
         batched = 0;

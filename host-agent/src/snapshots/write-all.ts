@@ -1,7 +1,10 @@
 import { writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
-/** writev until every byte is written (a regular file takes all at once unless the disk is full). */
+/**
+ * writev until every byte is written (a regular file takes all at once unless the disk is full).
+ * Any number of pieces: libuv splits a longer list than IOV_MAX into several writev calls itself.
+ */
 export async function writeAll(file: FileHandle, parts: readonly Uint8Array[], length: number): Promise<void> {
   let rest = parts;
   let left = length;
