@@ -45,6 +45,12 @@ export interface NetworkHost {
   hostResolvConf(): Promise<string>;
 }
 
+/**
+ * A name the engine gives an interface (IFNAMSIZ - 1 characters at most): never `.` or `..`, so it
+ * is safe as a path component under /proc/sys, and never starting with `-`, so `ip` takes it as a name.
+ */
+export const INTERFACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+
 /** Names and addresses reach `ip` only as separate arguments (or checked batch lines), never through a shell. */
 export class IpNetworkHost implements NetworkHost {
   private nft: Promise<boolean> | undefined;
@@ -187,7 +193,7 @@ export class IpNetworkHost implements NetworkHost {
  * services through it. A kernel without IPv6 has nothing to turn off.
  */
 async function disableIpv6(interfaceName: string): Promise<void> {
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,14}$/.test(interfaceName)) {
+  if (!INTERFACE_NAME.test(interfaceName)) {
     throw new Error(`refusing ${JSON.stringify(interfaceName)} as an interface name`);
   }
   await writeFile(`/proc/sys/net/ipv6/conf/${interfaceName}/disable_ipv6`, '1\n').catch((error: unknown) => {
@@ -198,8 +204,8 @@ async function disableIpv6(interfaceName: string): Promise<void> {
 /** The batch lines below are built from these: each must be exactly what the engine makes. */
 function checkLink(link: ContainerLink): void {
   const fields: [string, RegExp][] = [
-    [link.hostInterface, /^[A-Za-z0-9_.-]{1,15}$/],
-    [link.bridge, /^[A-Za-z0-9_.-]{1,15}$/],
+    [link.hostInterface, INTERFACE_NAME],
+    [link.bridge, INTERFACE_NAME],
     [link.interfaceName, /^eth\d{1,3}$/],
     [link.mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/],
     [link.addressCidr, /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/],

@@ -125,6 +125,12 @@ describe(NetworkService.name, () => {
       /Pool overlaps/,
     );
     await expect(service.create({ Name: 'one' })).rejects.toThrow(/already exists/);
+    // A bridge name must be an interface name that is also safe under /proc/sys and in `ip`'s arguments.
+    for (const bridge of ['..', '-br', 'a-name-too-long-for-linux']) {
+      await expect(
+        service.create({ Name: 'three', Options: { 'com.docker.network.bridge.name': bridge } }),
+      ).rejects.toThrow(`invalid or taken bridge name ${JSON.stringify(bridge)}`);
+    }
     await service.register({ id: ID_A, name: 'x', networkMode: 'one', endpoints: {} }, () => undefined);
     await expect(service.remove('one')).rejects.toThrow(/has active endpoints/);
     await service.forget(ID_A);

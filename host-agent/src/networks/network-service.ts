@@ -27,7 +27,7 @@ import {
   parseSubnet,
   tryParseIpv4,
 } from './ipv4.js';
-import type { NetworkHost } from './network-host.js';
+import { INTERFACE_NAME, type NetworkHost } from './network-host.js';
 import type { EndpointRecord, NetworkRecord, NetworkState, PortMapping } from './network-record.js';
 import { NetworkStore } from './network-store.js';
 import { checkTableName, nftDeleteTable, nftRuleset, type FirewallPort, type FirewallState } from './nft-ruleset.js';
@@ -103,8 +103,10 @@ export class NetworkService {
   private constructor(private readonly options: NetworkServiceOptions) {
     this.store = new NetworkStore(join(options.root, 'networks'));
     checkTableName(options.table);
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(options.bridgeName)) {
-      throw invalidArgument(`invalid bridge name ${JSON.stringify(options.bridgeName)}: 1 to 15 of A-Z a-z 0-9 _ . -`);
+    if (!INTERFACE_NAME.test(options.bridgeName)) {
+      throw invalidArgument(
+        `invalid bridge name ${JSON.stringify(options.bridgeName)}: 1 to 15 of A-Z a-z 0-9 _ . -, not starting with . or -`,
+      );
     }
     this.pool = parseSubnet(options.pool, 'network pool');
   }
@@ -216,7 +218,7 @@ export class NetworkService {
       }
       const id = randomBytes(32).toString('hex');
       const bridge = request.options['com.docker.network.bridge.name'] ?? `sk-${id.slice(0, 12)}`;
-      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge) || this.state.networks.some((network) => network.bridge === bridge)) {
+      if (!INTERFACE_NAME.test(bridge) || this.state.networks.some((network) => network.bridge === bridge)) {
         throw invalidArgument(`invalid or taken bridge name ${JSON.stringify(bridge)}`);
       }
       if (await this.options.host.linkExists(bridge)) throw conflict(`the host already has an interface ${bridge}`);
